@@ -1,0 +1,103 @@
+"""The standard viewing planes in patient LPS space, in radiological convention.
+
+A plane is given by two in-plane unit vectors: ``right`` (what runs to the right of the screen)
+and ``up`` (what runs up the screen). Radiological convention puts the patient's right on the
+screen's left in axial and coronal views, anterior at the top of axial views and anterior on the
+left of sagittal views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imaging.volume import Volume
+
+__all__ = ["SlicePlane", "position_label", "AXIAL", "CORONAL", "SAGITTAL", "STANDARD_PLANES", "orientation_label", "plane_extent"]
+
+_LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))  # LPS +x, +y, +z and their opposites
+
+
+def orientation_label(vector: np.ndarray | tuple[float, float, float], threshold: float = 0.2) -> str:
+    """Letters of the patient directions a vector points to, strongest first (e.g. ``"LA"``).
+
+    Components whose magnitude is below ``threshold`` of the vector's length are left out, as
+    viewers do for slightly oblique acquisitions.
+    """
+    v = np.asarray(vector, dtype=float)
+    n = float(np.linalg.norm(v))
+    if n == 0:
+        return ""
+    v = v / n
+    order = np.argsort(-np.abs(v), kind="stable")
+    return "".join(_LETTERS[a][0 if v[a] > 0 else 1] for a in order if abs(v[a]) >= threshold)
+
+
+@dataclass(frozen=True)
+class SlicePlane:
+    """A viewing plane: name and the LPS unit vectors running right and up on the screen."""
+
+    name: str
+    right: tuple[float, float, float]
+    up: tuple[float, float, float]
+
+    @property
+    def normal(self) -> np.ndarray:
+        """Unit normal (right x up): the direction the viewer looks *from*, toward the screen."""
+        return np.cross(np.asarray(self.right, float), np.asarray(self.up, float))
+
+    def frame(self, point_lps: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """4x4 matrix mapping in-plane (u, v, w) mm around ``point_lps`` to LPS mm."""
+        m = np.eye(4)
+        m[:3, 0] = self.right
+        m[:3, 1] = self.up
+        m[:3, 2] = self.normal
+        m[:3, 3] = np.asarray(point_lps, dtype=float)
+        return m
+
+    def to_lps(self, origin_lps: np.ndarray, u: float, v: float) -> np.ndarray:
+        """LPS position of the in-plane point (u, v) mm from ``origin_lps``."""
+        return np.asarray(origin_lps, float) + u * np.asarray(self.right) + v * np.asarray(self.up)
+
+    def edge_labels(self) -> dict[str, str]:
+        """Orientation letters for the four screen edges: left, right, top, bottom."""
+        r, u = np.asarray(self.right, float), np.asarray(self.up, float)
+        return {
+            "left": orientation_label(-r),
+            "right": orientation_label(r),
+            "top": orientation_label(u),
+            "bottom": orientation_label(-u),
+        }
+
+
+AXIAL = SlicePlane("axial", right=(1.0, 0.0, 0.0), up=(0.0, -1.0, 0.0))
+CORONAL = SlicePlane("coronal", right=(1.0, 0.0, 0.0), up=(0.0, 0.0, 1.0))
+SAGITTAL = SlicePlane("sagittal", right=(0.0, 1.0, 0.0), up=(0.0, 0.0, 1.0))
+STANDARD_PLANES = {p.name: p for p in (AXIAL, CORONAL, SAGITTAL)}
+
+
+def plane_extent(volume: Volume, plane: SlicePlane, centre_lps: np.ndarray) -> tuple[float, float, float, float]:
+    """In-plane bounds ``(u_min, u_max, v_min, v_max)`` in mm, relative to ``centre_lps``, that
+    enclose the whole volume projected onto ``plane``."""
+    nx, ny, nz = volume.size_ijk
+    corners = np.array(
+        [[i, j, k] for i in (-0.5, nx - 0.5) for j in (-0.5, ny - 0.5) for k in (-0.5, nz - 0.5)]
+    )
+    rel = volume.index_to_lps(corners) - np.asarray(centre_lps, float)
+    u = rel @ np.asarray(plane.right)
+    v = rel @ np.asarray(plane.up)
+    return float(u.min()), float(u.max()), float(v.min()), float(v.max())
+
+
+def position_label(plane: SlicePlane, point_lps: np.ndarray | tuple[float, float, float]) -> str:
+    """Where a slice lies along its normal, as viewers print it: e.g. ``"S 260.8 mm"``.
+
+    Uses the patient axis closest to the plane's normal; the letter says which side of the
+    origin the slice is on.
+    """
+    n = plane.normal
+    axis = int(np.argmax(np.abs(n)))
+    value = float(np.asarray(point_lps, float)[axis])
+    letter = _LETTERS[axis][0 if value >= 0 else 1]
+    return f"{letter} {abs(value):.1f} mm"

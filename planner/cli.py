@@ -1,0 +1,48 @@
+"""The headless command line: ``injection-planner COMMAND ...``.
+
+Each command lives in ``planner/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int`` and calls the same core functions as the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from imaging.errors import ImagingError
+from planner.errors import PlanError
+
+# Commands in the order --help lists them; each is a module in planner.commands.
+COMMANDS = ("convert",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="injection-planner",
+        description="Headless commands of Injection Planner (for planning, review and training; not a medical device).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"planner.commands.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; typed errors print a clear message and exit non-zero."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (ImagingError, PlanError, FileNotFoundError) as exc:
+        print(f"injection-planner {args.command}: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

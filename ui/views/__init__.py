@@ -1,0 +1,1 @@
+"""The views: slice views, the 3D scene."""
