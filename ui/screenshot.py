@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QWidget
@@ -16,6 +18,14 @@ def vtk_image(view: VtkWidget) -> QImage:
     arr = view.capture()
     h, w, _ = arr.shape
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """An (h, w, 3) uint8 copy of a QImage's pixels."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, stride = rgb.height(), rgb.width(), rgb.bytesPerLine()
+    buf = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=h * stride).reshape(h, stride)
+    return buf[:, : w * 3].reshape(h, w, 3).copy()
 
 
 def grab(widget: QWidget) -> QImage:

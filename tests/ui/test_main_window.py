@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage
 
 from imaging.samples import sample_path
 from tests.ui.conftest import load_and_wait
-from ui.screenshot import save_png
+from ui.screenshot import qimage_to_array, save_png
 from ui.views.scene_3d import BACKGROUND
 
 pytestmark = pytest.mark.gui
@@ -129,7 +129,7 @@ def test_a_broken_folder_reports_an_error_and_keeps_the_study(lumbar, qtbot, tmp
     assert window.isVisible()
 
 
-def test_screenshot_option_works_without_a_display(tmp_path):
+def test_screenshot_option_works_without_a_display(qapp, tmp_path):
     out = tmp_path / "window.png"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "VTK_DEFAULT_OPENGL_WINDOW")}
     result = subprocess.run(
@@ -140,7 +140,7 @@ def test_screenshot_option_works_without_a_display(tmp_path):
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1000, 700)
     # the four views are not blank: many pixels differ from black in each quadrant
-    arr = np.array(image.convertToFormat(QImage.Format.Format_RGB888).constBits()).reshape(700, 1000, 3)
+    arr = qimage_to_array(image)
     for quadrant in (arr[50:350, 20:480], arr[50:350, 520:980], arr[380:650, 20:480], arr[380:650, 520:980]):
         assert (quadrant.mean(axis=2) > 40).mean() > 0.1
 
