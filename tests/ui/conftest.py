@@ -34,9 +34,10 @@ def main_window(qtbot):
     window.show()
     qtbot.waitExposed(window)
     yield window
-    if window.task is not None:
-        window.task.cancel()
-        qtbot.waitUntil(lambda: window.task.finished, timeout=30000)
+    task = window.task
+    if task is not None and task.is_running():
+        task.cancel()
+        qtbot.waitUntil(lambda: task.finished, timeout=30000)
     window.close()
     window.release_views()
     del window

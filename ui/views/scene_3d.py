@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 from vtkmodules.vtkCommonDataModel import vtkPolyData
 from vtkmodules.vtkCommonTransforms import vtkTransform
-from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D, vtkPolyDataNormals, vtkWindowedSincPolyDataFilter
+from vtkmodules.vtkFiltersCore import (
+    vtkFlyingEdges3D,
+    vtkPolyDataNormals,
+    vtkWindowedSincPolyDataFilter,
+)
 from vtkmodules.vtkFiltersGeneral import vtkTransformFilter
 from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
