@@ -17,7 +17,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, CTImageStorage, ExplicitVRLittleEndian, MRImageStorage
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+)
 
 from imaging.errors import GeometryError, ImagingError
 from imaging.progress import Cancel, Progress, check_cancel, report
@@ -110,7 +115,7 @@ def write_series(
     if modality not in _SOP_CLASS:
         raise ImagingError(f"Cannot write modality {modality!r}; only CT and MR are supported.")
     d = volume.direction
-    row_dir, col_dir, slice_dir = d[:, 0], d[:, 1], d[:, 2]
+    row_dir, col_dir = d[:, 0], d[:, 1]
     if abs(float(np.dot(row_dir, col_dir))) > 1e-6:
         raise GeometryError("Rows and columns of the volume are not perpendicular; DICOM cannot express that.")
     uids = uids or SeriesUids.from_seed(seed)
