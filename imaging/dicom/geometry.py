@@ -119,16 +119,21 @@ def _check_frames(frames: Sequence[Frame]) -> None:
                 f"{f.label} is {f.rows} x {f.columns} pixels but {first.label} is "
                 f"{first.rows} x {first.columns}; images of different sizes are not one volume."
             )
-        if not np.allclose(f.orientation, first.orientation, atol=1e-3):
-            raise NotAVolumeError(
-                f"{f.label} and {first.label} have different orientations; the images mix planes "
-                "(e.g. a localizer) and are not one volume."
-            )
-        if not np.allclose(f.pixel_spacing, first.pixel_spacing, rtol=1e-4, atol=1e-5):
-            raise NotAVolumeError(
-                f"{f.label} has pixel spacing {f.pixel_spacing} mm but {first.label} has "
-                f"{first.pixel_spacing} mm; they are not one volume."
-            )
+    iop = np.array([f.orientation for f in frames], dtype=float)
+    bad = np.flatnonzero(np.max(np.abs(iop - iop[0]), axis=1) > 1e-3)
+    if bad.size:
+        raise NotAVolumeError(
+            f"{frames[int(bad[0])].label} and {first.label} have different orientations; the images mix "
+            "planes (e.g. a localizer) and are not one volume."
+        )
+    ps = np.array([f.pixel_spacing for f in frames], dtype=float)
+    bad = np.flatnonzero(np.max(np.abs(ps - ps[0]), axis=1) > 1e-5 + 1e-4 * np.abs(ps[0]).max())
+    if bad.size:
+        f = frames[int(bad[0])]
+        raise NotAVolumeError(
+            f"{f.label} has pixel spacing {f.pixel_spacing} mm but {first.label} has "
+            f"{first.pixel_spacing} mm; they are not one volume."
+        )
 
 
 def analyse(frames: Sequence[Frame]) -> StackGeometry:

@@ -113,6 +113,8 @@ KEYWORDS = {kw: tag for tag, (kw, _) in TAGS.items()}
 _HH = {True: struct.Struct("<HH"), False: struct.Struct(">HH")}
 _H = {True: struct.Struct("<H"), False: struct.Struct(">H")}
 _I = {True: struct.Struct("<I"), False: struct.Struct(">I")}
+_EXPLICIT_HEAD = {True: struct.Struct("<HH2sH"), False: struct.Struct(">HH2sH")}
+_IMPLICIT_HEAD = {True: struct.Struct("<HHI"), False: struct.Struct(">HHI")}
 
 
 class HeaderError(Exception):
@@ -179,30 +181,28 @@ class _Window:
 
 
 def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("ascii").strip(" \x00")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1").strip(" \x00")
+    # latin-1 never fails; names with other character sets are re-decoded by the caller
+    return raw.decode("latin-1").strip(" \x00")
 
 
 def _decode(kind: str, raw: bytes, little: bool) -> object:
     if kind == "s":
-        return _text(raw)
-    if kind == "m":
-        return tuple(v.strip(" \x00") for v in _text(raw).split("\\"))
+        return raw.decode("latin-1").strip(" \x00")
     if kind == "u":
         if len(raw) < 2:
             return None
         return _H[little].unpack_from(raw)[0]
     s = raw.decode("latin-1").strip(" \x00")
+    if kind == "m":
+        return tuple(v.strip(" \x00") for v in s.split("\\"))
     if not s:
         return None
     try:
         if kind == "f":
-            return float(s.split("\\")[0])
+            return float(s.split("\\", 1)[0])
         if kind == "F":
-            return tuple(float(v) for v in s.split("\\"))
-        return int(float(s.split("\\")[0]))  # "i": IS (some writers put "1.0")
+            return tuple(map(float, s.split("\\")))
+        return int(s) if s.isdigit() else int(float(s.split("\\", 1)[0]))  # "i": IS
     except ValueError:
         return None
 
@@ -269,7 +269,8 @@ def _skip_item(w: _Window, pos: int, little: bool, explicit: bool, depth: int) -
 def _walk(w: _Window, pos: int, h: FileHeader) -> None:
     """Walk the top-level dataset from ``pos``: decode wanted elements, stop at pixel data."""
     little, explicit = h.little, h.explicit
-    hh, hs, ii = _HH[little].unpack_from, _H[little].unpack_from, _I[little].unpack_from
+    ii = _I[little].unpack_from
+    head = (_EXPLICIT_HEAD if explicit else _IMPLICIT_HEAD)[little].unpack_from
     tags, values, size = TAGS, h.values, w.size
     long_vrs, short_vrs, pixel_tags = _LONG_VRS, _SHORT_VRS, PIXEL_TAGS
     buf, base = w.buf, w.base
@@ -282,12 +283,9 @@ def _walk(w: _Window, pos: int, h: FileHeader) -> None:
             blen = len(buf)
             if blen - p < 8:
                 raise HeaderError(f"{size - pos} stray bytes at the end of the file")
-        g, e = hh(buf, p)
-        tag = (g << 16) | e
         if explicit:
-            vr = buf[p + 4 : p + 6]
+            g, e, vr, length = head(buf, p)
             if vr in short_vrs:
-                length = hs(buf, p + 6)[0]
                 start = pos + 8
             elif vr in long_vrs:
                 if blen - p < 12:
@@ -300,8 +298,9 @@ def _walk(w: _Window, pos: int, h: FileHeader) -> None:
                 raise HeaderError(f"invalid VR {vr!r} at offset {pos}")
         else:
             vr = b""
-            length = ii(buf, p + 4)[0]
+            g, e, length = head(buf, p)
             start = pos + 8
+        tag = (g << 16) | e
         if tag in pixel_tags:
             h.pixel_tag = tag
             h.pixel_offset = start

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from imaging.dicom.frames import Frame
 from imaging.dicom.geometry import orientation_label
 
@@ -22,20 +20,24 @@ __all__ = ["split_series", "dedupe"]
 
 def _orientation_key(frames: Sequence[Frame]) -> list[int]:
     """Cluster orientations (within 1e-3 per component); return a cluster index per frame."""
-    centres: list[np.ndarray] = []
+    centres: list[tuple[float, ...]] = []
     out = []
+    last: tuple[float, ...] | None = None
+    last_n = -1
     for f in frames:
-        if f.orientation is None:
+        v = f.orientation
+        if v is None:
             out.append(-1)
             continue
-        v = np.asarray(f.orientation, float)
-        for n, ctr in enumerate(centres):
-            if np.max(np.abs(ctr - v)) <= 1e-3:
-                out.append(n)
-                break
-        else:
+        if v == last:  # the common case: the same orientation as the previous image
+            out.append(last_n)
+            continue
+        n = next((i for i, ctr in enumerate(centres) if max(abs(a - b) for a, b in zip(ctr, v, strict=False)) <= 1e-3), -1)
+        if n < 0:
             centres.append(v)
-            out.append(len(centres) - 1)
+            n = len(centres) - 1
+        last, last_n = v, n
+        out.append(n)
     return out
 
 
