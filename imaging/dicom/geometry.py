@@ -193,6 +193,13 @@ def _fmt(v: np.ndarray) -> str:
     return "(" + ", ".join(f"{float(x):.2f}" for x in v) + ")"
 
 
+def _snap(x: np.ndarray, tol: float) -> np.ndarray:
+    """Offsets within ``tol`` of a whole pixel become that whole pixel (rounding noise of the
+    DS strings must not trigger interpolation or grow the grid)."""
+    r = np.rint(x)
+    return np.where(np.abs(x - r) <= tol, r, x)
+
+
 def _resampling_plan(frames, order, p, ts, r, c, n, dx, dy, nx, ny, sheared, uneven, label) -> StackGeometry:
     warnings: list[str] = []
     steps = np.diff(ts)
@@ -216,10 +223,10 @@ def _resampling_plan(frames, order, p, ts, r, c, n, dx, dy, nx, ny, sheared, une
     out_step = (ts[-1] - ts[0]) / (m - 1)
     output_t = tuple(float(ts[0] + q * out_step) for q in range(m))
     rel = p - p[0]
-    u = rel @ r / dx  # in-plane offset of each slice, in output columns
-    v = rel @ c / dy  # ... and rows
-    i_lo, i_hi = math.floor(float(u.min()) + 1e-6), math.ceil(float(u.max()) - 1e-6)
-    j_lo, j_hi = math.floor(float(v.min()) + 1e-6), math.ceil(float(v.max()) - 1e-6)
+    u = _snap(rel @ r / dx, POSITION_TOL_MM / dx)  # in-plane offset of each slice, in output columns
+    v = _snap(rel @ c / dy, POSITION_TOL_MM / dy)  # ... and rows
+    i_lo, i_hi = math.floor(float(u.min())), math.ceil(float(u.max()))
+    j_lo, j_hi = math.floor(float(v.min())), math.ceil(float(v.max()))
     nx_out, ny_out = nx + i_hi - i_lo, ny + j_hi - j_lo
     shifts = tuple((float(i_lo - u[k]), float(j_lo - v[k])) for k in range(len(order)))
     affine = np.eye(4)

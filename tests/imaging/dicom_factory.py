@@ -19,12 +19,13 @@ OBLIQUE = np.array(  # columns: unit i, j, k directions (a rotation about a tilt
 )
 
 
-def volume(shape=(5, 12, 10), modality="CT", direction=np.eye(3), spacing=(0.8, 0.6, 2.5), origin=(-50.25, 20.5, 100.0), seed=0):
+def volume(shape=(5, 12, 10), modality="CT", direction=None, spacing=(0.8, 0.6, 2.5), origin=(-50.25, 20.5, 100.0), seed=0):
     rng = np.random.default_rng(seed)
     if modality == "CT":
         arr = rng.integers(-1024, 3000, shape).astype(np.int16)
     else:
         arr = rng.integers(0, 1200, shape).astype(np.int16)
+    direction = np.eye(3) if direction is None else direction
     return Volume(arr, affine_from_geometry(origin, spacing, direction), SeriesInfo(modality=modality))
 
 
