@@ -84,15 +84,13 @@ def read_dicomdir(path: str, root: str) -> DicomdirEntries:
     records = ds.get("DirectoryRecordSequence") or []
     seen: set[str] = set()
     for rec in records:
-        ref = rec.get("ReferencedFileID")
-        if ref is None or ref.value in (None, ""):
+        value = rec.get("ReferencedFileID")
+        if value is None or value == "":
             continue
-        value = ref.value
-        components = [str(v) for v in value] if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str) else [str(value)]
-        if len(components) == 1 and "\\" in components[0]:
-            components = components[0].split("\\")
-        if len(components) == 1 and "/" in components[0]:
-            components = components[0].split("/")
+        components = [value] if isinstance(value, (str, bytes)) else list(value)
+        components = [c.decode("latin-1") if isinstance(c, bytes) else str(c) for c in components]
+        if len(components) == 1:
+            components = [c for c in components[0].replace("/", "\\").split("\\")]
         real, reason = resolve_reference(components, base, root)
         if real is None:
             if "does not exist" in reason:

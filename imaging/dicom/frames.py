@@ -16,6 +16,7 @@ from imaging.dicom.header import (
     FileHeader,
     HeaderError,
     NotDicomError,
+    TruncatedError,
     read_header,
     read_header_pydicom,
 )
@@ -152,8 +153,19 @@ def _non_image_kind(h: FileHeader) -> str:
     if modality in NON_IMAGE_KINDS:
         return modality
     if not h.has_pixels:
+        if _is_image_storage(sop):
+            raise HeaderError("an image object without pixel data (the file is incomplete)")
         return modality or "OT"
     return ""
+
+
+def _is_image_storage(sop: str) -> bool:
+    try:
+        from pydicom.uid import UID
+
+        return "Image Storage" in UID(sop).name
+    except Exception:  # an unknown or malformed UID is simply not a known image class
+        return False
 
 
 def _int(v: object) -> int | None:
@@ -176,7 +188,7 @@ def read_file(path: str, size: int | None = None) -> ImageFile:
     dataset = None
     try:
         h = read_header(path, size)
-    except NotDicomError:
+    except (NotDicomError, TruncatedError):
         raise
     except OSError as exc:
         raise HeaderError(f"cannot be read: {exc.strerror or exc}") from exc

@@ -23,6 +23,7 @@ __all__ = [
     "FileHeader",
     "NotDicomError",
     "HeaderError",
+    "TruncatedError",
     "read_header",
     "read_header_pydicom",
     "TAGS",
@@ -125,6 +126,10 @@ class NotDicomError(HeaderError):
     """The file is not DICOM at all."""
 
 
+class TruncatedError(HeaderError):
+    """The file ends before its header does (no point asking pydicom)."""
+
+
 @dataclass(slots=True)
 class FileHeader:
     """What one file's header says, decoded. ``values`` maps keywords of :data:`TAGS` to values."""
@@ -171,12 +176,12 @@ class _Window:
         if p >= 0 and p + n <= len(self.buf):
             return p
         if pos < 0 or pos + n > self.size:
-            raise HeaderError(f"truncated: {n} bytes needed at offset {pos}, file has {self.size}")
+            raise TruncatedError(f"the file ends early ({self.size} bytes; {n} more needed at offset {pos})")
         self.f.seek(pos)
         self.buf = self.f.read(min(max(n, _CHUNK), self.size - pos))
         self.base = pos
         if len(self.buf) < n:
-            raise HeaderError(f"truncated: the file ended at offset {pos + len(self.buf)}")
+            raise TruncatedError(f"the file ended at offset {pos + len(self.buf)}")
         return 0
 
 
@@ -227,7 +232,7 @@ def _skip_undefined(w: _Window, pos: int, little: bool, explicit: bool, depth: i
         else:
             pos += 8 + length
             if pos > w.size:
-                raise HeaderError("an item runs past the end of the file")
+                raise TruncatedError("an item runs past the end of the file")
 
 
 def _skip_item(w: _Window, pos: int, little: bool, explicit: bool, depth: int) -> int:
@@ -263,7 +268,7 @@ def _skip_item(w: _Window, pos: int, little: bool, explicit: bool, depth: int) -
         else:
             pos += hdr + length
             if pos > w.size:
-                raise HeaderError("an element runs past the end of the file")
+                raise TruncatedError("an element runs past the end of the file")
 
 
 def _walk(w: _Window, pos: int, h: FileHeader) -> None:
@@ -282,7 +287,7 @@ def _walk(w: _Window, pos: int, h: FileHeader) -> None:
             buf, base = w.buf, w.base
             blen = len(buf)
             if blen - p < 8:
-                raise HeaderError(f"{size - pos} stray bytes at the end of the file")
+                raise TruncatedError(f"{size - pos} stray bytes at the end of the file")
         if explicit:
             g, e, vr, length = head(buf, p)
             if vr in short_vrs:
@@ -323,7 +328,7 @@ def _walk(w: _Window, pos: int, h: FileHeader) -> None:
         spec = tags.get(tag)
         if spec is not None:
             if pos > size or length > _MAX_VALUE:
-                raise HeaderError(f"element ({g:04X},{e:04X}) runs past the end of the file")
+                raise TruncatedError(f"element ({g:04X},{e:04X}) runs past the end of the file")
             if length:
                 q = start - base
                 if q < 0 or q + length > blen:
@@ -338,7 +343,7 @@ def _walk(w: _Window, pos: int, h: FileHeader) -> None:
         elif tag == DIRECTORY_RECORDS:
             h.is_dicomdir = True
     if pos > size:
-        raise HeaderError("the last element runs past the end of the file")
+        raise TruncatedError("the last element runs past the end of the file (truncated)")
 
 
 def _syntax_flags(ts: str) -> tuple[bool, bool]:

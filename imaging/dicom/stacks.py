@@ -68,7 +68,7 @@ def _describe(key_name: str, frames: Sequence[Frame]) -> str:
     if key_name == "stack":
         return f"stack id {f.stack_id}"
     if key_name == "localizer":
-        return "localizer" if f.is_localizer else "not a localizer"
+        return "localizer" if f.is_localizer else ""
     if key_name == "colour":
         return f"{f.photometric} images"
     if key_name == "placed":
@@ -78,7 +78,6 @@ def _describe(key_name: str, frames: Sequence[Frame]) -> str:
 
 _HARD_KEYS: list[tuple[str, Callable[[Frame], object]]] = [
     ("placed", lambda f: f.position is None or f.orientation is None),
-    ("localizer", lambda f: f.is_localizer),
     ("size", lambda f: (f.rows, f.columns)),
     ("colour", lambda f: (f.samples, f.photometric)),
     ("spacing", lambda f: tuple(round(x, 4) for x in f.pixel_spacing) if f.pixel_spacing else None),
@@ -117,7 +116,15 @@ def split_series(frames: Sequence[Frame]) -> list[tuple[list[Frame], str]]:
     """Partition a series' frames into stacks; return ``(frames, reason)`` pairs, where the
     reason says what sets a stack apart ("" when the series is a single stack)."""
     parts: list[tuple[list[Frame], list[str]]] = [(list(frames), [])]
-    # orientation first (with tolerance), then the exact keys
+    # localizers first, then orientation (with tolerance), then the exact keys
+    new = []
+    for fr, why in parts:
+        groups_list = _partition(fr, lambda f: f.is_localizer)
+        if len(groups_list) > 1:
+            new.extend((g, why + [_describe("localizer", g)]) for g in groups_list)
+        else:
+            new.append((fr, why))
+    parts = new
     new = []
     for fr, why in parts:
         clusters = _orientation_key(fr)
@@ -152,7 +159,7 @@ def split_series(frames: Sequence[Frame]) -> list[tuple[list[Frame], str]]:
         else:
             result.append((fr, why))
     result.sort(key=lambda item: _stack_sort_key(item[0]))
-    return [(fr, ", ".join(why)) for fr, why in result]
+    return [(fr, ", ".join(w for w in why if w)) for fr, why in result]
 
 
 def _stack_sort_key(frames: Sequence[Frame]) -> tuple:
