@@ -228,6 +228,7 @@ def read_file(path: str, size: int | None = None) -> ImageFile:
     if any(ord(c) > 127 for c in f.patient_name + f.study_description + f.series_description):
         _decode_texts(f, h)
     base = _base_frame(f, v)
+    _check_declared_size(f, base)
     if f.number_of_frames > 1 or h.functional_groups:
         if dataset is None:
             try:
@@ -238,6 +239,25 @@ def read_file(path: str, size: int | None = None) -> ImageFile:
     else:
         f.frames = [base]
     return f
+
+
+MAX_FRAMES = 100_000
+
+
+def _check_declared_size(f: ImageFile, base: Frame) -> None:
+    """Refuse absurd declared sizes before anything is allocated for them."""
+    from imaging.dicom.limits import ENV_VAR, format_bytes, max_volume_bytes
+
+    if f.number_of_frames > MAX_FRAMES:
+        raise HeaderError(f"declares {f.number_of_frames} frames (more than {MAX_FRAMES}); refused")
+    declared = base.rows * base.columns * max(1, base.samples) * max(1, (base.bits_allocated + 7) // 8) * f.number_of_frames
+    limit = max_volume_bytes()
+    if declared > limit:
+        raise HeaderError(
+            f"declares {base.rows} x {base.columns} pixels x {f.number_of_frames} frames "
+            f"({format_bytes(declared)}), more than the memory limit of {format_bytes(limit)}; refused "
+            f"before reading (raise the limit with --max-memory-mb or {ENV_VAR} if the image is real)"
+        )
 
 
 def _pydicom_header(path: str, size: int | None, first_error: Exception):
