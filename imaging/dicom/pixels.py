@@ -134,7 +134,10 @@ class _Reader:
                 arr = ds.pixel_array
         except MemoryError as exc:
             raise DicomError(f"{frame.label}: not enough memory to decode the pixel data.") from exc
-        except Exception as exc:  # decoders raise many kinds for corrupt or unsupported data
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - decoders raise many kinds on corrupt data,
+            # including Rust panics (pyo3 PanicException derives from BaseException)
             raise DicomError(f"The pixel data of {frame.label} cannot be decoded: {exc}") from exc
         arr = np.asarray(arr)
         if arr.shape != (frame.rows, frame.columns):
