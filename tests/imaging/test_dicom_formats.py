@@ -151,3 +151,16 @@ def test_fast_header_parser_agrees_with_pydicom(tmp_path, ct):
         if not pix.is_undefined_length:
             raw = p.read_bytes()
             assert raw[fast.pixel_offset : fast.pixel_offset + fast.pixel_length] == pix.value
+
+
+def test_compressed_enhanced_multiframe_matches_the_native_file(tmp_path):
+    from tests.conftest import shared_data
+
+    src = shared_data("dicom2nifti_tests", "hyperfine", "anatomical", "001")
+    ds = pydicom.dcmread(next(src.glob("*.dcm")))
+    ds.compress(RLELossless)
+    (tmp_path / "rle").mkdir()
+    ds.save_as(tmp_path / "rle" / "x.dcm")
+    native, rle = imaging.load(src), imaging.load(tmp_path / "rle")
+    np.testing.assert_array_equal(rle.array, native.array)
+    np.testing.assert_allclose(rle.affine, native.affine, atol=1e-9)
