@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from io import BytesIO
-from pathlib import Path
 
 __all__ = ["DicomdirEntries", "read_dicomdir", "resolve_reference"]
 
@@ -105,4 +104,4 @@ def read_dicomdir(path: str, root: str) -> DicomdirEntries:
 
 
 def is_dicomdir_name(name: str) -> bool:
-    return Path(name).name.upper() in ("DICOMDIR", "DICOMDIR;1")
+    return os.path.basename(name).upper() in ("DICOMDIR", "DICOMDIR;1")

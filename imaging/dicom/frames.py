@@ -177,8 +177,10 @@ def _float(v: object) -> float | None:
 
 
 def _vec(v: object, n: int) -> tuple[float, ...] | None:
-    if isinstance(v, tuple) and len(v) >= n and all(isinstance(x, float) for x in v[:n]):
-        return tuple(v[:n])
+    if type(v) is tuple and len(v) >= n:
+        v = v[:n] if len(v) > n else v
+        if all(type(x) is float for x in v):
+            return v
     return None
 
 
@@ -284,34 +286,39 @@ def _decode_texts(f: ImageFile, h: FileHeader) -> None:
 
 
 def _base_frame(f: ImageFile, v: dict) -> Frame:
-    ps = _vec(v.get("PixelSpacing"), 2)
+    get = v.get
+    ps = _vec(get("PixelSpacing"), 2)
+    bits = get("BitsAllocated")
+    bits = bits if isinstance(bits, int) else 16
+    stored = get("BitsStored")
+    image_type = get("ImageType") or ()
     return Frame(
         file=f,
         index=0,
-        instance_number=_int(v.get("InstanceNumber")),
-        position=_vec(v.get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
-        orientation=_vec(v.get("ImageOrientationPatient"), 6),
+        instance_number=_int(get("InstanceNumber")),
+        position=_vec(get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+        orientation=_vec(get("ImageOrientationPatient"), 6),
         pixel_spacing=ps,  # type: ignore[arg-type]
-        rows=_int(v.get("Rows")) or 0,
-        columns=_int(v.get("Columns")) or 0,
-        samples=_int(v.get("SamplesPerPixel")) or 1,
-        photometric=str(v.get("PhotometricInterpretation") or "MONOCHROME2"),
-        bits_allocated=_int(v.get("BitsAllocated")) or 16,
-        bits_stored=_int(v.get("BitsStored")) or _int(v.get("BitsAllocated")) or 16,
-        signed=(_int(v.get("PixelRepresentation")) or 0) == 1,
-        slope=_float(v.get("RescaleSlope")) or 1.0,
-        intercept=_float(v.get("RescaleIntercept")) or 0.0,
-        slice_thickness=_float(v.get("SliceThickness")),
-        spacing_between_slices=_float(v.get("SpacingBetweenSlices")),
-        image_type=tuple(str(x).upper() for x in (v.get("ImageType") or ())),  # type: ignore[union-attr]
-        echo_number=_int(v.get("EchoNumbers")),
-        echo_time=_float(v.get("EchoTime")),
-        acquisition_number=_int(v.get("AcquisitionNumber")),
-        temporal_position=_int(v.get("TemporalPositionIdentifier")),
-        trigger_time=_float(v.get("TriggerTime")),
-        acquisition_time=str(v.get("AcquisitionTime") or ""),
+        rows=_int(get("Rows")) or 0,
+        columns=_int(get("Columns")) or 0,
+        samples=_int(get("SamplesPerPixel")) or 1,
+        photometric=str(get("PhotometricInterpretation") or "MONOCHROME2"),
+        bits_allocated=bits,
+        bits_stored=stored if isinstance(stored, int) and stored else bits,
+        signed=get("PixelRepresentation") == 1,
+        slope=_float(get("RescaleSlope")) or 1.0,
+        intercept=_float(get("RescaleIntercept")) or 0.0,
+        slice_thickness=_float(get("SliceThickness")),
+        spacing_between_slices=_float(get("SpacingBetweenSlices")),
+        image_type=tuple(x.upper() for x in image_type) if isinstance(image_type, tuple) else (),
+        echo_number=_int(get("EchoNumbers")),
+        echo_time=_float(get("EchoTime")),
+        acquisition_number=_int(get("AcquisitionNumber")),
+        temporal_position=_int(get("TemporalPositionIdentifier")),
+        trigger_time=_float(get("TriggerTime")),
+        acquisition_time=str(get("AcquisitionTime") or ""),
         stack_id="",
-        gantry_tilt=_float(v.get("GantryDetectorTilt")),
+        gantry_tilt=_float(get("GantryDetectorTilt")),
     )
 
 

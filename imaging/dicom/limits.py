@@ -11,6 +11,7 @@ variable ``INJECTION_PLANNER_MAX_VOLUME_MB``, the CLI option ``--max-memory-mb``
 
 from __future__ import annotations
 
+import functools
 import os
 
 from imaging.errors import VolumeTooLargeError
@@ -22,6 +23,7 @@ _MIB = 1024 * 1024
 _override: int | None = None
 
 
+@functools.cache
 def _physical_memory() -> int:
     try:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
