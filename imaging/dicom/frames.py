@@ -82,6 +82,7 @@ class ImageFile:
     pixel_offset: int
     pixel_length: int
     number_of_frames: int
+    pixel_tag: int = 0x7FE00010  # (7FE0,0008/0009) are float / double pixel data
     non_image_kind: str = ""  # "SR", "PR", ... for objects that are not images
     parsed_by: str = "fast"
     frames: list[Frame] = field(default_factory=list)
@@ -93,7 +94,12 @@ class ImageFile:
     @property
     def native(self) -> bool:
         """Uncompressed pixel data whose byte offset is known (the fast reading path)."""
-        return self.transfer_syntax in NATIVE_SYNTAXES and self.pixel_offset >= 0 and self.pixel_length >= 0
+        return (
+            self.transfer_syntax in NATIVE_SYNTAXES
+            and self.pixel_tag == 0x7FE00010
+            and self.pixel_offset >= 0
+            and self.pixel_length >= 0
+        )
 
 
 @dataclass(slots=True, eq=False)
@@ -222,6 +228,7 @@ def read_file(path: str, size: int | None = None) -> ImageFile:
         pixel_offset=h.pixel_offset,
         pixel_length=h.pixel_length,
         number_of_frames=max(1, _int(v.get("NumberOfFrames")) or 1),
+        pixel_tag=h.pixel_tag or 0x7FE00010,
         parsed_by=h.parsed_by,
     )
     f.non_image_kind = _non_image_kind(h)
@@ -234,7 +241,8 @@ def read_file(path: str, size: int | None = None) -> ImageFile:
     if f.number_of_frames > 1 or h.functional_groups:
         if dataset is None:
             try:
-                _, dataset = read_header_pydicom(path, size)
+                end = h.pixel_offset if h.pixel_offset > 0 else None
+                _, dataset = read_header_pydicom(path, size, header_bytes=end)
             except Exception as exc:  # pydicom raises many kinds on broken files
                 raise HeaderError(f"its multi-frame header cannot be read: {exc}") from exc
         f.frames = _enhanced_frames(f, base, dataset)

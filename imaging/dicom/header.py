@@ -437,24 +437,36 @@ def _guess_syntax(w: _Window, pos: int) -> str:
     return EXPLICIT_LE if (vr in _SHORT_VRS or vr in _LONG_VRS) else IMPLICIT_LE
 
 
-def read_header_pydicom(path: str | os.PathLike[str], size: int | None = None, *, force: bool = False):
+def read_header_pydicom(
+    path: str | os.PathLike[str], size: int | None = None, *, force: bool = False, header_bytes: int | None = None
+):
     """Parse a header with pydicom (the fallback and the reference). Returns
-    ``(FileHeader, dataset)``; the dataset has no pixel data."""
+    ``(FileHeader, dataset)``; the dataset has no pixel data. With ``header_bytes`` (the pixel
+    data offset, when known) only that much of the file is read."""
     import pydicom
 
     path = os.fspath(path)
     if size is None:
         size = os.path.getsize(path)
-    # Read through a bounded in-memory copy of the header region: pydicom then never asks the
-    # OS for more bytes than the file holds, whatever lengths the file declares.
+    # Read through a bounded in-memory copy: pydicom then never asks the OS for more bytes than
+    # the file holds, whatever lengths the file declares.
+    limit = min(size, header_bytes if header_bytes is not None else 64 * 1024 * 1024)
     with open(path, "rb") as f:
-        data = f.read(min(size, 64 * 1024 * 1024))
-    ds = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, force=force)
+        data = f.read(limit)
+    if header_bytes is not None:
+        ds = pydicom.dcmread(BytesIO(data), force=force, stop_before_pixels=True)
+        pixel_tag = 0
+    else:
+        ds = pydicom.dcmread(BytesIO(data), force=force)
+        present = [t for t in sorted(PIXEL_TAGS, reverse=True) if t in ds]
+        pixel_tag = present[0] if present else 0
+        for t in present:
+            del ds[t]  # the header is what is wanted; pixels are decoded later, frame by frame
     meta = getattr(ds, "file_meta", None)
     ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not ts:
         ts = EXPLICIT_LE if not ds.is_implicit_VR else IMPLICIT_LE
-    h = FileHeader(path=path, file_size=size, transfer_syntax=ts, parsed_by="pydicom")
+    h = FileHeader(path=path, file_size=size, transfer_syntax=ts, parsed_by="pydicom", pixel_tag=pixel_tag)
     h.little, h.explicit = _syntax_flags(ts)
     if meta is not None:
         h.media_sop_class = str(meta.get("MediaStorageSOPClassUID", ""))

@@ -47,7 +47,9 @@ def _stored_range(frame: Frame) -> tuple[int, int]:
 def output_dtype(frames: Sequence[Frame]) -> tuple[np.dtype, bool]:
     """(dtype, needs_data_check): the output type, and whether stored values must be looked at
     to be sure the int16 choice holds."""
-    integral = all(f.slope == 1.0 and float(f.intercept).is_integer() for f in frames)
+    integral = all(
+        f.slope == 1.0 and float(f.intercept).is_integer() and f.file.pixel_tag == 0x7FE00010 for f in frames
+    )
     if not integral:
         return np.dtype(np.float32), False
     lo = min(_stored_range(f)[0] + int(f.intercept) for f in frames)

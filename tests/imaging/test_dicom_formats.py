@@ -164,3 +164,33 @@ def test_compressed_enhanced_multiframe_matches_the_native_file(tmp_path):
     native, rle = imaging.load(src), imaging.load(tmp_path / "rle")
     np.testing.assert_array_equal(rle.array, native.array)
     np.testing.assert_allclose(rle.affine, native.affine, atol=1e-9)
+
+
+def test_colour_images_are_listed_but_not_loadable(tmp_path):
+    paths = fac.series(tmp_path, fac.volume(shape=(2, 8, 8)))
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+        ds.BitsAllocated = ds.BitsStored = 8
+        ds.HighBit, ds.PixelRepresentation = 7, 0
+        ds.PixelData = bytes(8 * 8 * 3)
+        ds.save_as(p)
+    (stack,) = imaging.scan(tmp_path).stacks()
+    assert not stack.loadable and "colour image (RGB)" in stack.problem
+    with pytest.raises(imaging.UnsupportedDicomError):
+        imaging.load(tmp_path)
+
+
+def test_deflated_files_go_through_pydicom(tmp_path, ct):
+    vol, paths = ct
+    out = tmp_path / "deflated"
+    out.mkdir()
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+        ds.save_as(out / p.name)
+    files = sorted(out.iterdir())
+    from imaging.dicom.frames import read_file
+
+    assert read_file(str(files[0])).parsed_by == "pydicom"
+    assert_same_image(imaging.load(out), vol, atol_mm=1e-4)
