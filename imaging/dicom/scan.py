@@ -15,7 +15,6 @@ import os
 import stat
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from imaging.dicom.dicomdir import is_dicomdir_name, read_dicomdir
 from imaging.dicom.frames import ImageFile, read_file
@@ -28,7 +27,7 @@ from imaging.errors import ImagingError, NoImagesError, UnsupportedDicomError
 from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.volume import SeriesInfo
 
-__all__ = ["scan", "scan_files", "list_files", "build_tree", "MAX_DEPTH"]
+__all__ = ["scan", "scan_files", "scan_paths", "list_files", "build_tree", "make_stacks", "MAX_DEPTH"]
 
 MAX_DEPTH = 64
 """Folders nested deeper than this are not entered (they are listed as skipped)."""
@@ -323,10 +322,3 @@ def describe_folder_contents(result: ScanResult) -> str:
     if result.skipped:
         parts.append(f"{len(result.skipped)} skipped")
     return ", ".join(parts)
-
-
-def _relative(path: str, root: str) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return path
