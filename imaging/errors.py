@@ -10,6 +10,9 @@ __all__ = [
     "NotAVolumeError",
     "UnsupportedDicomError",
     "CancelledError",
+    "IrregularSpacingError",
+    "VolumeTooLargeError",
+    "UnsafePathError",
 ]
 
 
@@ -39,3 +42,15 @@ class UnsupportedDicomError(DicomError):
 
 class CancelledError(ImagingError):
     """The user cancelled a long operation."""
+
+
+class IrregularSpacingError(NotAVolumeError):
+    """Slices are too far apart somewhere to fill the gap honestly by interpolation."""
+
+
+class VolumeTooLargeError(DicomError):
+    """Loading would allocate more memory than the user's ceiling allows (or the header lies)."""
+
+
+class UnsafePathError(DicomError):
+    """A path taken from a DICOM file (e.g. a DICOMDIR entry) points outside the chosen folder."""

@@ -14,7 +14,7 @@ from imaging.errors import ImagingError
 from planner.errors import PlanError
 
 # Commands in the order --help lists them; each is a module in planner.commands.
-COMMANDS = ("convert",)
+COMMANDS = ("scan", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from imaging.dicom.write import DISCLAIMER
 from imaging.planes import AXIAL, CORONAL, SAGITTAL
 from imaging.samples import list_samples
 from imaging.volume import Volume
+from ui.panels.study_browser import StudyBrowser
 from ui.viewer_state import ViewerState
 from ui.views.scene_3d import Scene3D
 from ui.views.slice_view import SliceView
@@ -42,6 +43,8 @@ class MainWindow(QMainWindow):
         self.task: Task | None = None
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
+        self.study_browser: StudyBrowser | None = None
+        self.setAcceptDrops(True)  # drop a DICOM folder to browse it
 
         grid = QWidget(self)
         layout = QGridLayout(grid)
@@ -105,23 +108,62 @@ class MainWindow(QMainWindow):
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
         if folder:
-            self.open_folder(Path(folder))
+            self.browse_folder(Path(folder))
 
-    def open_folder(self, folder: Path) -> Task:
-        """Load the series in ``folder`` on a worker thread; the views update when it is done."""
+    def browse_folder(self, folder: Path) -> Task:
+        """Scan ``folder`` on a worker thread, then show the study browser to choose a stack."""
+        if self.task is not None and self.task.is_running():
+            self.task.cancel()
+            self.task.wait()
+        task = Task(lambda progress, cancel: imaging.scan(folder, progress=progress, cancel=cancel), self)
+        task.progressed.connect(self._on_progress)
+        task.succeeded.connect(self.show_study_browser)
+        task.failed.connect(lambda exc, f=folder: self.show_error(f"Could not scan {f}", exc))
+        task.done.connect(self._on_task_done)
+        self.task = task
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.statusBar().showMessage(f"Scanning {folder} ...")
+        task.start()
+        return task
+
+    def show_study_browser(self, result) -> StudyBrowser:
+        """List a scan's patients, studies, series and stacks; the chosen stack is loaded."""
+        if self.study_browser is not None:
+            self.study_browser.close()
+        self.study_browser = StudyBrowser(result, self)
+        self.study_browser.stackChosen.connect(self.open_folder)
+        self.study_browser.show()
+        return self.study_browser
+
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        if any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.browse_folder(paths[0] if paths[0].is_dir() else paths[0].parent)
+
+    def open_folder(self, folder: Path | imaging.dicom.Stack) -> Task:
+        """Load the series in ``folder`` (or a stack chosen in the study browser) on a worker
+        thread; the views update when it is done."""
         if self.task is not None and self.task.is_running():
             self.task.cancel()
             self.task.wait()
         task = Task(lambda progress, cancel: imaging.load(folder, progress=progress, cancel=cancel), self)
         task.progressed.connect(self._on_progress)
         task.succeeded.connect(self.set_volume)
-        task.failed.connect(lambda exc, f=folder: self.show_error(f"Could not open {f}", exc))
+        label = getattr(folder, "title", folder)
+        task.failed.connect(lambda exc, f=label: self.show_error(f"Could not open {f}", exc))
         task.done.connect(self._on_task_done)
         self.task = task
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
-        self.statusBar().showMessage(f"Loading {folder} ...")
+        self.statusBar().showMessage(f"Loading {label} ...")
         task.start()
         return task
 
