@@ -13,6 +13,7 @@ __all__ = [
     "IrregularSpacingError",
     "VolumeTooLargeError",
     "UnsafePathError",
+    "LabelMapError",
 ]
 
 
@@ -54,3 +55,7 @@ class VolumeTooLargeError(DicomError):
 
 class UnsafePathError(DicomError):
     """A path taken from a DICOM file (e.g. a DICOMDIR entry) points outside the chosen folder."""
+
+
+class LabelMapError(ImagingError):
+    """A label map, its legend or its landmarks file is missing, malformed or for another study."""
