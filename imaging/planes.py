@@ -14,7 +14,22 @@ import numpy as np
 
 from imaging.volume import Volume
 
-__all__ = ["SlicePlane", "position_label", "AXIAL", "CORONAL", "SAGITTAL", "STANDARD_PLANES", "orientation_label", "plane_extent"]
+__all__ = [
+    "SlicePlane",
+    "position_label",
+    "AXIAL",
+    "CORONAL",
+    "SAGITTAL",
+    "STANDARD_PLANES",
+    "orientation_label",
+    "plane_extent",
+    "ResliceGrid",
+    "reslice_grid",
+    "reslice_axes",
+    "slice_position",
+    "plane_origin",
+    "in_plane",
+]
 
 _LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))  # LPS +x, +y, +z and their opposites
 
@@ -101,3 +116,65 @@ def position_label(plane: SlicePlane, point_lps: np.ndarray | tuple[float, float
     value = float(np.asarray(point_lps, float)[axis])
     letter = _LETTERS[axis][0 if value >= 0 else 1]
     return f"{letter} {abs(value):.1f} mm"
+
+
+@dataclass(frozen=True)
+class ResliceGrid:
+    """The pixel grid a view resamples the volume onto, in-plane mm around the volume centre.
+
+    Pixel ``(a, b)`` has its centre at ``u = u0 + a * pixel_mm``, ``v = v0 + b * pixel_mm``."""
+
+    pixel_mm: float
+    nu: int
+    nv: int
+    u0: float
+    v0: float
+    extent: tuple[float, float, float, float]
+
+
+def reslice_grid(volume: Volume, plane: SlicePlane, centre_lps: np.ndarray, pixel_mm: float | None = None) -> ResliceGrid:
+    """Square pixels (the volume's finest spacing unless given) covering the whole volume as
+    projected onto ``plane``."""
+    extent = plane_extent(volume, plane, centre_lps)
+    pixel = float(pixel_mm if pixel_mm is not None else volume.spacing.min())
+    umin, umax, vmin, vmax = extent
+    nu = max(1, int(np.ceil((umax - umin) / pixel - 1e-6)))
+    nv = max(1, int(np.ceil((vmax - vmin) / pixel - 1e-6)))
+    return ResliceGrid(pixel, nu, nv, umin + pixel / 2, vmin + pixel / 2, extent)
+
+
+def plane_origin(plane: SlicePlane, centre_lps: np.ndarray, point_lps: np.ndarray) -> np.ndarray:
+    """``centre_lps`` moved along the plane's normal onto the slice through ``point_lps``."""
+    n = plane.normal
+    c = np.asarray(centre_lps, float)
+    return c + float(np.dot(np.asarray(point_lps, float) - c, n)) * n
+
+
+def reslice_axes(volume: Volume, plane: SlicePlane, origin_lps: np.ndarray) -> np.ndarray:
+    """4x4 matrix mapping in-plane (u, v, w) mm around ``origin_lps`` to continuous voxel
+    indices (i, j, k): what a resampler needs to cut ``plane`` out of ``volume`` in patient
+    space, whatever the acquisition's orientation."""
+    return np.linalg.inv(volume.affine) @ plane.frame(origin_lps)
+
+
+def in_plane(plane: SlicePlane, origin_lps: np.ndarray, point_lps: np.ndarray) -> np.ndarray:
+    """In-plane coordinates ``(..., 3)`` (u right, v up, w toward the viewer) of LPS points."""
+    rel = np.asarray(point_lps, float) - np.asarray(origin_lps, float)
+    basis = np.stack([np.asarray(plane.right, float), np.asarray(plane.up, float), plane.normal])
+    return rel @ basis.T
+
+
+def slice_position(volume: Volume, plane: SlicePlane, point_lps: np.ndarray) -> tuple[int, int]:
+    """``(number, count)`` of the slice through ``point_lps``: 1-based, counted in voxel steps
+    along the plane's normal from the volume's first slice in that direction (toward the
+    viewer's back). For an axial view of an axial series this is the image number."""
+    n = plane.normal
+    step = volume.step_along(n)
+    nx, ny, nz = volume.size_ijk
+    corners = np.array([[i, j, k] for i in (0, nx - 1) for j in (0, ny - 1) for k in (0, nz - 1)], float)
+    depth = volume.index_to_lps(corners) @ n
+    first, last = float(depth.min()), float(depth.max())
+    count = int(round((last - first) / step)) + 1
+    number = int(round((float(np.asarray(point_lps, float) @ n) - first) / step)) + 1
+    return number, count
+
