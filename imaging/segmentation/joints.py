@@ -1,0 +1,567 @@
+"""Joints on CT (knee, shoulder, hip): the bones separated and named, the joint space, the body.
+
+Method (classical, SimpleITK + numpy/scipy):
+
+1. **Body**: air/body threshold (-500 HU) on a ~2 mm grid, the largest component with holes
+   filled, refined to the full-resolution edge; **skin** is its outer 2 mm layer (shifted ANDs).
+2. **Bones**: a bone threshold on the lightly smoothed image, connected components; a component
+   that holds two bones (touching through partial volume) is split by a watershed from cores
+   (erosion at increasing depth until it falls apart); holes are filled per bone, slice by slice in
+   each direction, one bone at a time (so a femoral head never welds to its acetabulum).
+3. **Names** from anatomy in patient axes (LPS): e.g. at the knee the femur is the large bone
+   above, the tibia the large bone below, the fibula the small long bone beside the tibia (its
+   side gives the knee's side: the fibula is lateral), the patella the compact bone in front of the
+   femur.
+4. **Target** (joint space / capsule space): a capsule model between the articular surfaces of
+   each pair of articulating bones (the non-bone voxels within a few millimetres of both bones),
+   grown into the recesses where fluid density is connected to it; its centre (the point deepest
+   inside the region near its centroid) is the default target.
+5. The rest of the body is "soft tissue" (kind ``other``, never an obstacle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imaging.kinds import DEFAULT_COLORS
+from imaging.labelmap import Label, LabelMap, Landmarks, Legend
+from imaging.progress import Cancel, Progress, check_cancel, report
+from imaging.segmentation import SegmentationError
+from imaging.segmentation.body import body_mask, skin_layer
+from imaging.segmentation.common import CoarseGrid
+from imaging.volume import Volume
+
+__all__ = ["JOINT_SITES", "JointSegmentationError", "segment_joint", "bones_of"]
+
+JOINT_SITES = ("knee", "shoulder", "hip")
+
+_BONES = {
+    "knee": ("femur", "tibia", "fibula", "patella"),
+    "shoulder": ("humerus", "scapula", "clavicle"),
+    "hip": ("femur", "pelvis"),
+}
+_BONE_COLORS = {
+    "femur": (241, 214, 145),
+    "tibia": (230, 200, 120),
+    "fibula": (250, 230, 170),
+    "patella": (255, 190, 110),
+    "humerus": (241, 214, 145),
+    "scapula": (230, 200, 120),
+    "clavicle": (255, 190, 110),
+    "pelvis": (230, 200, 120),
+}
+TARGET_NAMES = {"knee": "joint space", "shoulder": "joint space", "hip": "capsule space"}
+
+
+
+class JointSegmentationError(SegmentationError):
+    """The study cannot be segmented as the joint asked for (wrong site, no bones found, ...)."""
+
+
+def bones_of(site: str) -> tuple[str, ...]:
+    """The bones a joint segmentation names for ``site``."""
+    return _BONES[_check_site(site)]
+
+
+def _check_site(site: str) -> str:
+    s = str(site).lower().strip()
+    if s not in JOINT_SITES:
+        raise JointSegmentationError(f"Unknown joint {site!r}; choose one of {', '.join(JOINT_SITES)}.")
+    return s
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    lab, n = ndimage.label(mask)
+    if n <= 1:
+        return mask.astype(bool)
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    return lab == int(np.argmax(sizes))
+
+
+def _fill_holes_2d(mask: np.ndarray, axes: tuple[int, ...] = (0, 1, 2)) -> np.ndarray:
+    """Fill holes slice by slice along each of ``axes`` (one scipy call per axis)."""
+    from scipy import ndimage
+
+    out = mask.astype(bool)
+    for axis in axes:
+        st = np.zeros((3, 3, 3), dtype=bool)
+        idx = [slice(None)] * 3
+        idx[axis] = 1
+        plane = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+        st[tuple(idx)] = plane
+        pad = [(0, 0)] * 3
+        pad[axis] = (1, 1)
+        filled = ndimage.binary_fill_holes(np.pad(out, pad), structure=st)
+        sl = [slice(None)] * 3
+        sl[axis] = slice(1, -1)
+        out = out | filled[tuple(sl)]
+    return out
+
+
+def segment_joint(
+    volume: Volume,
+    site: str,
+    *,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> LabelMap:
+    """Segment a knee, shoulder or hip study into named bones, the joint-space target, skin and
+    soft tissue; the target's centre is the default target in the label map's landmarks.
+
+    MR (knee only: fat-suppressed T2) goes to :mod:`imaging.segmentation.knee_mr`."""
+    site = _check_site(site)
+    if volume.modality.upper() == "MR":
+        if site != "knee":
+            raise JointSegmentationError(
+                f"Joint segmentation on MR is available for the knee only; open a CT of the {site}."
+            )
+        from imaging.segmentation.knee_mr import segment_knee_mr
+
+        return segment_knee_mr(volume, progress=progress, cancel=cancel)
+    return _segment_ct(volume, site, progress, cancel)
+
+
+# ---------------------------------------------------------------------------------------------
+# CT
+
+
+BONE_HU = 180.0
+
+
+def _smooth(volume: Volume, sigma_mm: float) -> np.ndarray:
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(np.asarray(volume.array, dtype=np.float32))
+    img.SetSpacing(tuple(float(s) for s in volume.spacing))
+    out = sitk.SmoothingRecursiveGaussian(img, float(sigma_mm))
+    return sitk.GetArrayFromImage(out)
+
+
+def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Cancel | None) -> LabelMap:
+    check_cancel(cancel)
+    report(progress, 0.02, "Smoothing")
+    sm = _smooth(volume, 0.6)
+    check_cancel(cancel)
+    report(progress, 0.12, "Body and skin")
+    body = body_mask(volume, cancel=cancel)
+    if body.sum() == 0:
+        raise JointSegmentationError("No body was found in this study (nothing denser than air).")
+    check_cancel(cancel)
+    report(progress, 0.25, "Bones")
+    bones = _bones_ct(volume, sm, body, site, cancel)
+    check_cancel(cancel)
+    report(progress, 0.6, "Joint space")
+    named, side = _name_bones(volume, bones, site)
+    target = _joint_space(volume, sm, body, named, site)
+    check_cancel(cancel)
+    report(progress, 0.9, "Labels")
+    return _assemble(volume, body, named, target, site, side)
+
+
+def _bones_ct(volume: Volume, sm: np.ndarray, body: np.ndarray, site: str, cancel: Cancel | None) -> list[np.ndarray]:
+    """Bone masks (one per bone found, holes filled), largest first."""
+    from scipy import ndimage
+
+    sp = volume.spacing[::-1]
+    voxel_ml = float(np.prod(sp)) / 1000.0
+    raw = (sm > BONE_HU) & body
+    lab, n = ndimage.label(raw)
+    if n == 0:
+        raise JointSegmentationError("No bone was found in this study; is it a CT of the " + site + "?")
+    sizes = np.bincount(lab.ravel()) * voxel_ml
+    sizes[0] = 0
+    keep = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= 1.0]
+    out: list[np.ndarray] = []
+    slices = ndimage.find_objects(lab)
+    for i in keep:
+        check_cancel(cancel)
+        sl = _pad_slices(slices[i - 1], lab.shape, 2)
+        part = lab[sl] == i
+        for piece in _split_component(part, sp):
+            filled = _refine_edge(_fill_holes_2d(piece), sm[sl], sp)
+            full = np.zeros(volume.shape, dtype=bool)
+            full[sl] = filled
+            out.append(full)
+    out.sort(key=lambda m: -int(m.sum()))
+    return out
+
+
+EDGE_MM = 1.5
+
+
+def _refine_edge(bone: np.ndarray, sm: np.ndarray, sp: np.ndarray) -> np.ndarray:
+    """Move a bone's outline to the local half-maximum between its cortex and the tissue
+    outside (a fixed low threshold makes blurred bones too fat): within ``EDGE_MM`` of the outline,
+    a voxel stays bone where it is at least half way from the local minimum to the local maximum."""
+    from scipy import ndimage
+
+    r = tuple(max(1, int(round(EDGE_MM / s))) for s in sp)
+    size = tuple(2 * k + 1 for k in r)
+    lmax = ndimage.maximum_filter(sm, size=size)
+    lmin = ndimage.minimum_filter(sm, size=size)
+    inner = ndimage.binary_erosion(bone, structure=np.ones(size, bool))
+    keep = sm >= 0.5 * (lmax + lmin)
+    out = inner | (bone & keep)
+    # Keep only what stays attached to the bone's body.
+    lab, n = ndimage.label(out)
+    if n > 1:
+        sizes = np.bincount(lab.ravel())
+        sizes[0] = 0
+        out = lab == int(np.argmax(sizes))
+    return _fill_holes_2d(out)
+
+
+def _pad_slices(sl: tuple[slice, ...], shape: tuple[int, ...], pad: int) -> tuple[slice, ...]:
+    return tuple(slice(max(0, s.start - pad), min(n, s.stop + pad)) for s, n in zip(sl, shape, strict=False))
+
+
+def _split_component(part: np.ndarray, sp: np.ndarray) -> list[np.ndarray]:
+    """Split one bone component into bones if it is two touching bones (watershed from cores).
+
+    Cores: the component eroded to a depth d (distance map); the smallest d at which it falls
+    into two or more substantial parts (each >= 10 % of the largest) gives the markers."""
+    import SimpleITK as sitk
+    from scipy import ndimage
+
+    dist = ndimage.distance_transform_edt(part, sampling=sp)
+    vox_ml = float(np.prod(sp)) / 1000.0
+    for depth in (1.5, 2.5, 3.5, 5.0):
+        cores = dist > depth
+        lab, n = ndimage.label(cores)
+        if n < 2:
+            continue
+        sizes = np.bincount(lab.ravel()) * vox_ml
+        sizes[0] = 0
+        big = [i for i in range(1, n + 1) if sizes[i] >= max(1.0, 0.02 * sizes.max())]
+        if len(big) < 2:
+            continue
+        markers = np.zeros(part.shape, dtype=np.uint16)
+        for k, i in enumerate(big, 1):
+            markers[lab == i] = k
+        img = sitk.GetImageFromArray((-dist).astype(np.float32))
+        mk = sitk.GetImageFromArray(markers)
+        ws = sitk.MorphologicalWatershedFromMarkers(img, mk, markWatershedLine=False, fullyConnected=True)
+        ws = sitk.GetArrayFromImage(ws)
+        return [(ws == k) & part for k in range(1, len(big) + 1)]
+    return [part]
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming bones from anatomy
+
+
+@dataclass
+class _Part:
+    mask: np.ndarray
+    ml: float
+    centroid: np.ndarray  # LPS mm
+    lo: np.ndarray  # LPS bounding box
+    hi: np.ndarray
+    axis: np.ndarray  # principal direction (unit, LPS)
+    length_mm: float  # extent along the principal direction
+
+
+def _describe(volume: Volume, mask: np.ndarray) -> _Part:
+    idx = np.argwhere(mask)  # (z, y, x)
+    sub = idx[:: max(1, len(idx) // 20000)]
+    pts = volume.index_to_lps(sub[:, ::-1].astype(float))
+    c = pts.mean(axis=0)
+    cov = np.cov((pts - c).T) if len(pts) > 3 else np.eye(3)
+    w, v = np.linalg.eigh(cov)
+    ax = v[:, int(np.argmax(w))]
+    proj = (pts - c) @ ax
+    ml = float(mask.sum()) * float(np.prod(volume.spacing)) / 1000.0
+    return _Part(mask, ml, c, pts.min(axis=0), pts.max(axis=0), ax, float(proj.max() - proj.min()))
+
+
+def _name_bones(volume: Volume, bones: list[np.ndarray], site: str) -> tuple[dict[str, np.ndarray], str]:
+    """Name the bone components for ``site``; returns ``({name: mask}, side)`` with side
+    "left", "right" or "" when the anatomy does not tell. Unnamed bone goes to "other bone"."""
+    parts = [_describe(volume, m) for m in bones]
+    if site == "knee":
+        names, side = _name_knee(parts)
+    elif site == "shoulder":
+        names, side = _name_shoulder(parts)
+    else:
+        names, side = _name_hip(parts)
+    out: dict[str, np.ndarray] = {}
+    for part, name in zip(parts, names, strict=False):
+        if name is None:
+            continue
+        out[name] = out[name] | part.mask if name in out else part.mask
+    missing = [b for b in _BONES[site] if b not in out and b not in _OPTIONAL.get(site, ())]
+    if missing:
+        raise JointSegmentationError(
+            f"Could not find the {', '.join(missing)} in this study; is it a CT of the {site} "
+            "with the joint in the field of view?"
+        )
+    return out, side
+
+
+_OPTIONAL = {"knee": ("fibula", "patella"), "shoulder": ("clavicle",), "hip": ()}
+
+
+def _side_from_x(lateral_x: float, medial_x: float) -> str:
+    """LPS +x is the patient's left: a lateral structure at larger x than its medial partner
+    belongs to a left limb."""
+    return "left" if lateral_x > medial_x else "right"
+
+
+def _name_knee(parts: list[_Part]) -> tuple[list[str | None], str]:
+    names: list[str | None] = [None] * len(parts)
+    big = [i for i, p in enumerate(parts) if p.ml >= 5.0]
+    if len(big) < 2:
+        raise JointSegmentationError("Could not find both the femur and the tibia; is the knee joint in the field of view?")
+    a, b = sorted(big, key=lambda i: -parts[i].ml)[:2]
+    fem, tib = (a, b) if parts[a].centroid[2] > parts[b].centroid[2] else (b, a)
+    names[fem] = "femur"
+    names[tib] = "tibia"
+    femur, tibia = parts[fem], parts[tib]
+    joint_z = 0.5 * (femur.lo[2] + tibia.hi[2])
+    side = ""
+    fib_candidates = []
+    pat_candidates = []
+    for i, p in enumerate(parts):
+        if names[i] is not None or p.ml < 0.5:
+            continue
+        if p.centroid[2] < joint_z and p.centroid[1] > tibia.centroid[1] - 15:
+            # below the joint line, beside/behind the tibia: fibula
+            fib_candidates.append(i)
+        elif p.centroid[1] < femur.centroid[1] and p.centroid[2] > tibia.hi[2] - 10:
+            pat_candidates.append(i)
+    if fib_candidates:
+        f = max(fib_candidates, key=lambda i: parts[i].ml)
+        names[f] = "fibula"
+        side = _side_from_x(parts[f].centroid[0], tibia.centroid[0])
+    if pat_candidates:
+        names[max(pat_candidates, key=lambda i: parts[i].ml)] = "patella"
+    for i, p in enumerate(parts):
+        if names[i] is None and p.ml >= 0.5:
+            names[i] = "other bone"
+    return names, side
+
+
+def _name_shoulder(parts: list[_Part]) -> tuple[list[str | None], str]:
+    names: list[str | None] = [None] * len(parts)
+    cand = [i for i, p in enumerate(parts) if p.ml >= 2.0]
+    if len(cand) < 2:
+        raise JointSegmentationError("Could not find the humerus and the scapula; is the shoulder joint in the field of view?")
+    # Humerus: a long bone running cranio-caudally; the most vertical of the big elongated parts.
+    def vertical(i: int) -> float:
+        return abs(parts[i].axis[2]) * parts[i].length_mm
+
+    hum = max(cand, key=vertical)
+    names[hum] = "humerus"
+    humerus = parts[hum]
+    rest = [i for i in cand if i != hum]
+    # Clavicle: elongated roughly horizontally, above the humeral head.
+    clav = None
+    for i in sorted(rest, key=lambda i: -parts[i].centroid[2]):
+        p = parts[i]
+        horizontal = np.hypot(p.axis[0], p.axis[1])
+        if horizontal > 0.8 and p.length_mm > 60 and p.centroid[2] > humerus.hi[2] - 20 and p.ml < 60:
+            clav = i
+            break
+    if clav is not None:
+        names[clav] = "clavicle"
+        rest.remove(clav)
+    if not rest:
+        raise JointSegmentationError("Could not find the scapula; is the glenohumeral joint in the field of view?")
+    scap = max(rest, key=lambda i: parts[i].ml)
+    names[scap] = "scapula"
+    scapula = parts[scap]
+    # Small pieces near the scapula (thin blade broken by the threshold) belong to it.
+    for i in rest:
+        if names[i] is None and np.all(parts[i].lo >= scapula.lo - 5) and np.all(parts[i].hi <= scapula.hi + 5):
+            names[i] = "scapula"
+    for i, p in enumerate(parts):
+        if names[i] is None and p.ml >= 0.5:
+            names[i] = "other bone"
+    side = _side_from_x(humerus.centroid[0], scapula.centroid[0])
+    return names, side
+
+
+def _name_hip(parts: list[_Part]) -> tuple[list[str | None], str]:
+    names: list[str | None] = [None] * len(parts)
+    cand = [i for i, p in enumerate(parts) if p.ml >= 5.0]
+    if len(cand) < 2:
+        raise JointSegmentationError("Could not find the femur and the pelvis; is the hip joint in the field of view?")
+
+    def vertical(i: int) -> float:
+        return abs(parts[i].axis[2]) * parts[i].length_mm - 0.5 * parts[i].centroid[2]
+
+    # Femur: the lowest large bone running cranio-caudally.
+    fem = min(cand, key=lambda i: parts[i].centroid[2])
+    names[fem] = "femur"
+    femur = parts[fem]
+    rest = [i for i in cand if i != fem]
+    pelv = max(rest, key=lambda i: parts[i].ml)
+    names[pelv] = "pelvis"
+    pelvis = parts[pelv]
+    for i, p in enumerate(parts):
+        if names[i] is None and p.ml >= 0.5:
+            inside = np.all(p.lo >= pelvis.lo - 5) and np.all(p.hi <= pelvis.hi + 5)
+            names[i] = "pelvis" if inside and p.centroid[2] > femur.hi[2] - 40 else "other bone"
+    side = _side_from_x(femur.centroid[0], pelvis.centroid[0])
+    return names, side
+
+
+# ---------------------------------------------------------------------------------------------
+# The joint space (capsule model)
+
+# Articulating pairs whose gap forms the joint space, per site.
+_PAIRS = {
+    "knee": (("femur", "tibia"), ("femur", "patella")),
+    "shoulder": (("humerus", "scapula"),),
+    "hip": (("femur", "pelvis"),),
+}
+# Widest articular gap (bone to bone, mm) the capsule model bridges, per pair.
+GAP_MM = {("femur", "tibia"): 9.0, ("femur", "patella"): 8.0, ("humerus", "scapula"): 7.0, ("femur", "pelvis"): 7.0}
+# Joint fluid on CT (smoothed HU) and how far a recess may reach from the articular gap.
+FLUID_HU = (-25.0, 35.0)
+RECESS_REACH_MM = 45.0
+
+
+def _bbox(mask: np.ndarray, pad: tuple[int, int, int], shape: tuple[int, int, int]) -> tuple[slice, slice, slice] | None:
+    idx = np.argwhere(mask)
+    if len(idx) == 0:
+        return None
+    lo = np.maximum(idx.min(axis=0) - pad, 0)
+    hi = np.minimum(idx.max(axis=0) + 1 + np.asarray(pad), shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=False))  # type: ignore[return-value]
+
+
+def _joint_space(
+    volume: Volume, sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray], site: str
+) -> np.ndarray:
+    """The joint space: the articular gap between each articulating pair (non-bone voxels within
+    the pair's gap of both surfaces) plus fluid-density recesses connected to it."""
+    from scipy import ndimage
+
+    sp = volume.spacing[::-1]
+    anybone = np.zeros(volume.shape, dtype=bool)
+    for m in named.values():
+        anybone |= m
+    target = np.zeros(volume.shape, dtype=bool)
+    for a, b in _PAIRS[site]:
+        if a not in named or b not in named:
+            continue
+        gap = GAP_MM[(a, b)]
+        pad = tuple(int(np.ceil(gap / s)) + 1 for s in sp)
+        near_a = _near(named[a], gap, sp)
+        near_b = _near(named[b], gap, sp)
+        box = _bbox(near_a & near_b, pad, volume.shape)  # type: ignore[arg-type]
+        if box is None:
+            continue
+        da = ndimage.distance_transform_edt(~named[a][box], sampling=sp)
+        db = ndimage.distance_transform_edt(~named[b][box], sampling=sp)
+        lens = (da + db <= gap) & ~anybone[box] & body[box]
+        target[box] |= lens
+    if not target.any():
+        raise JointSegmentationError(f"The articular surfaces of the {site} were not found close together; is the joint in the field of view?")
+    target = _add_recesses(volume, sm, body & ~anybone, target, sp)
+    return target
+
+
+def _near(mask: np.ndarray, mm: float, sp: np.ndarray) -> np.ndarray:
+    """Cheap dilation by ``mm`` on a coarse grid (for bounding boxes only)."""
+    from scipy import ndimage
+
+    grid = CoarseGrid(mask.shape, tuple(max(1, int(round(2.0 / s))) for s in sp))  # type: ignore[arg-type]
+    c = grid.down_any(mask)
+    step = float(min(np.asarray(grid.factors) * sp))
+    n = int(np.ceil(mm / step))
+    if n:
+        c = ndimage.binary_dilation(c, iterations=n)
+    return grid.up(c)
+
+
+def _add_recesses(volume: Volume, sm: np.ndarray, free: np.ndarray, gap: np.ndarray, sp: np.ndarray) -> np.ndarray:
+    """Grow the articular gap into connected fluid-density recesses (e.g. the suprapatellar
+    pouch), no farther than ``RECESS_REACH_MM`` from the gap."""
+    from scipy import ndimage
+
+    reach = tuple(int(np.ceil(RECESS_REACH_MM / s)) for s in sp)
+    box = _bbox(gap, reach, volume.shape)  # type: ignore[arg-type]
+    if box is None:
+        return gap
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(np.ascontiguousarray(sm[box], dtype=np.float32))
+    img.SetSpacing(tuple(float(s) for s in volume.spacing))
+    smooth = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(img, 1.0))
+    fluid = (smooth >= FLUID_HU[0]) & (smooth <= FLUID_HU[1]) & free[box]
+    g = gap[box]
+    lab, _ = ndimage.label(fluid | g)
+    seeds = np.unique(lab[g])
+    seeds = seeds[seeds > 0]
+    grown = np.isin(lab, seeds) & (fluid | g)
+    # Only recess-like parts: within reach of the gap (EDT from the gap).
+    dg = ndimage.distance_transform_edt(~g, sampling=sp)
+    grown &= dg <= RECESS_REACH_MM
+    out = gap.copy()
+    out[box] |= grown
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Label map
+
+
+def _target_point(volume: Volume, target: np.ndarray) -> np.ndarray:
+    """A default target inside the region: among the voxels deepest inside the articular
+    region's largest part, the one nearest to its centroid (LPS mm)."""
+    from scipy import ndimage
+
+    sl = _bbox(target, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
+    assert sl is not None
+    t = target[sl]
+    dist = ndimage.distance_transform_edt(t, sampling=volume.spacing[::-1])
+    idx = np.argwhere(t)
+    centroid = idx.mean(axis=0)
+    d = dist[t]
+    good = idx[d >= 0.6 * d.max()]
+    sp = volume.spacing[::-1]
+    best = good[np.argmin((((good - centroid) * sp) ** 2).sum(axis=1))]
+    zyx = best + np.array([s.start for s in sl])
+    return volume.index_to_lps(zyx[::-1].astype(float))
+
+
+def _assemble(
+    volume: Volume,
+    body: np.ndarray,
+    named: dict[str, np.ndarray],
+    target: np.ndarray,
+    site: str,
+    side: str,
+    *,
+    extra: dict | None = None,
+) -> LabelMap:
+    labels: list[Label] = []
+    arr = np.zeros(volume.shape, dtype=np.uint8)
+    value = 1
+    order = [b for b in _BONES[site] if b in named] + [n for n in named if n not in _BONES[site]]
+    # Soft tissue first, then skin, target and bones on top.
+    soft_v, skin_v = 20, 21
+    arr[body] = soft_v
+    skin = skin_layer(body, volume)
+    arr[skin] = skin_v
+    tname = TARGET_NAMES[site]
+    arr[target] = 10
+    labels.append(Label(10, tname, "target", DEFAULT_COLORS["target"]))
+    for name in order:
+        arr[named[name]] = value
+        labels.append(Label(value, name, "bone", _BONE_COLORS.get(name, DEFAULT_COLORS["bone"])))
+        value += 1
+    labels.append(Label(skin_v, "skin", "skin", DEFAULT_COLORS["skin"]))
+    labels.append(Label(soft_v, "soft tissue", "other", DEFAULT_COLORS["other"]))
+    point = _target_point(volume, target)
+    info = {"side": side, "method": "capsule model between articular surfaces + connected fluid recesses"}
+    info.update(extra or {})
+    landmarks = Landmarks(task=site, target={"name": tname, "lps": [round(float(c), 2) for c in point]}, extra=info)
+    return LabelMap(volume.with_array(arr), Legend(tuple(labels)), landmarks)
