@@ -163,8 +163,11 @@ def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Ca
     return _assemble(volume, body, named, target, site, side)
 
 
-def _bones_ct(volume: Volume, sm: np.ndarray, body: np.ndarray, site: str, cancel: Cancel | None) -> list[np.ndarray]:
-    """Bone masks (one per bone found, holes filled), largest first."""
+def _bones_ct(
+    volume: Volume, sm: np.ndarray, body: np.ndarray, site: str, cancel: Cancel | None
+) -> list[tuple[np.ndarray, int]]:
+    """Bone pieces ``(mask, component)`` (holes filled), largest first; ``component`` numbers the
+    connected component a piece was split from."""
     from scipy import ndimage
 
     sp = volume.spacing[::-1]
@@ -176,7 +179,7 @@ def _bones_ct(volume: Volume, sm: np.ndarray, body: np.ndarray, site: str, cance
     sizes = np.bincount(lab.ravel()) * voxel_ml
     sizes[0] = 0
     keep = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= 1.0]
-    out: list[np.ndarray] = []
+    out: list[tuple[np.ndarray, int]] = []
     slices = ndimage.find_objects(lab)
     for i in keep:
         check_cancel(cancel)
@@ -186,8 +189,8 @@ def _bones_ct(volume: Volume, sm: np.ndarray, body: np.ndarray, site: str, cance
             filled = _refine_edge(_fill_holes_2d(piece), sm[sl], sp)
             full = np.zeros(volume.shape, dtype=bool)
             full[sl] = filled
-            out.append(full)
-    out.sort(key=lambda m: -int(m.sum()))
+            out.append((full, int(i)))
+    out.sort(key=lambda m: -int(m[0].sum()))
     return out
 
 
@@ -264,6 +267,8 @@ class _Part:
     hi: np.ndarray
     axis: np.ndarray  # principal direction (unit, LPS)
     length_mm: float  # extent along the principal direction
+    radius_mm: float  # radius of the largest ball inside (thick heads and condyles vs plates)
+    origin: int = 0  # connected component it came from
 
 
 def _describe(volume: Volume, mask: np.ndarray) -> _Part:
@@ -276,19 +281,39 @@ def _describe(volume: Volume, mask: np.ndarray) -> _Part:
     ax = v[:, int(np.argmax(w))]
     proj = (pts - c) @ ax
     ml = float(mask.sum()) * float(np.prod(volume.spacing)) / 1000.0
-    return _Part(mask, ml, c, pts.min(axis=0), pts.max(axis=0), ax, float(proj.max() - proj.min()))
+    return _Part(mask, ml, c, pts.min(axis=0), pts.max(axis=0), ax, float(proj.max() - proj.min()), _inscribed(volume, mask))
 
 
-def _name_bones(volume: Volume, bones: list[np.ndarray], site: str) -> tuple[dict[str, np.ndarray], str]:
-    """Name the bone components for ``site``; returns ``({name: mask}, side)`` with side
-    "left", "right" or "" when the anatomy does not tell. Unnamed bone goes to "other bone"."""
-    parts = [_describe(volume, m) for m in bones]
+def _inscribed(volume: Volume, mask: np.ndarray) -> float:
+    """Radius (mm) of the largest ball inside ``mask``, on a ~1 mm grid."""
+    from scipy import ndimage
+
+    sl = _bbox(mask, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
+    if sl is None:
+        return 0.0
+    sub = mask[sl]
+    sp = volume.spacing[::-1]
+    grid = CoarseGrid(sub.shape, tuple(max(1, int(round(1.0 / s))) for s in sp))  # type: ignore[arg-type]
+    c = np.pad(grid.down_fraction(sub) >= 0.5, 1)
+    return float(ndimage.distance_transform_edt(c, sampling=sp * np.asarray(grid.factors)).max())
+
+
+def _name_bones(volume: Volume, bones: list[tuple[np.ndarray, int]], site: str) -> tuple[dict[str, np.ndarray], str]:
+    """Name the bone pieces for ``site``; returns ``({name: mask}, side)`` with side "left",
+    "right" or "" when the anatomy does not tell. A piece split off a named bone's component that
+    got no name of its own goes back to that bone; other unnamed bone is "other bone"."""
+    parts = []
+    for m, origin in bones:
+        part = _describe(volume, m)
+        part.origin = origin
+        parts.append(part)
     if site == "knee":
         names, side = _name_knee(parts)
     elif site == "shoulder":
         names, side = _name_shoulder(parts)
     else:
         names, side = _name_hip(parts)
+    names = _merge_split_pieces(parts, names)
     out: dict[str, np.ndarray] = {}
     for part, name in zip(parts, names, strict=False):
         if name is None:
@@ -301,6 +326,25 @@ def _name_bones(volume: Volume, bones: list[np.ndarray], site: str) -> tuple[dic
             "with the joint in the field of view?"
         )
     return out, side
+
+
+def _merge_split_pieces(parts: list[_Part], names: list[str | None]) -> list[str | None]:
+    """Unnamed pieces (None or "other bone") of a component that also holds a named bone join
+    the named piece they touch most (a watershed split one bone in two)."""
+    from scipy import ndimage
+
+    names = list(names)
+    for i, p in enumerate(parts):
+        if names[i] not in (None, "other bone"):
+            continue
+        partners = [j for j, q in enumerate(parts) if j != i and q.origin == p.origin and names[j] not in (None, "other bone")]
+        if not partners:
+            continue
+        ring = ndimage.binary_dilation(p.mask) & ~p.mask
+        contact = [int((ring & parts[j].mask).sum()) for j in partners]
+        if max(contact) > 0:
+            names[i] = names[partners[int(np.argmax(contact))]]
+    return names
 
 
 _OPTIONAL = {"knee": ("fibula", "patella"), "shoulder": ("clavicle",), "hip": ()}
@@ -351,11 +395,8 @@ def _name_shoulder(parts: list[_Part]) -> tuple[list[str | None], str]:
     cand = [i for i, p in enumerate(parts) if p.ml >= 2.0]
     if len(cand) < 2:
         raise JointSegmentationError("Could not find the humerus and the scapula; is the shoulder joint in the field of view?")
-    # Humerus: a long bone running cranio-caudally; the most vertical of the big elongated parts.
-    def vertical(i: int) -> float:
-        return abs(parts[i].axis[2]) * parts[i].length_mm
-
-    hum = max(cand, key=vertical)
+    # Humerus: the thickest bone (the humeral head); the scapula is a plate.
+    hum = max(cand, key=lambda i: parts[i].radius_mm)
     names[hum] = "humerus"
     humerus = parts[hum]
     rest = [i for i in cand if i != hum]
@@ -391,9 +432,6 @@ def _name_hip(parts: list[_Part]) -> tuple[list[str | None], str]:
     cand = [i for i, p in enumerate(parts) if p.ml >= 5.0]
     if len(cand) < 2:
         raise JointSegmentationError("Could not find the femur and the pelvis; is the hip joint in the field of view?")
-
-    def vertical(i: int) -> float:
-        return abs(parts[i].axis[2]) * parts[i].length_mm - 0.5 * parts[i].centroid[2]
 
     # Femur: the lowest large bone running cranio-caudally.
     fem = min(cand, key=lambda i: parts[i].centroid[2])
@@ -441,6 +479,17 @@ def _joint_space(
 ) -> np.ndarray:
     """The joint space: the articular gap between each articulating pair (non-bone voxels within
     the pair's gap of both surfaces) plus fluid-density recesses connected to it."""
+    sp = volume.spacing[::-1]
+    target = _joint_space_gaps(volume, body, named, site)
+    anybone = np.zeros(volume.shape, dtype=bool)
+    for m in named.values():
+        anybone |= m
+    return _add_recesses(volume, sm, body & ~anybone, target, sp)
+
+
+def _joint_space_gaps(volume: Volume, body: np.ndarray, named: dict[str, np.ndarray], site: str) -> np.ndarray:
+    """The articular gaps of ``site``: for each articulating pair of bones, the non-bone voxels
+    whose distances to the two bones add up to at most the pair's widest gap."""
     from scipy import ndimage
 
     sp = volume.spacing[::-1]
@@ -463,8 +512,9 @@ def _joint_space(
         lens = (da + db <= gap) & ~anybone[box] & body[box]
         target[box] |= lens
     if not target.any():
-        raise JointSegmentationError(f"The articular surfaces of the {site} were not found close together; is the joint in the field of view?")
-    target = _add_recesses(volume, sm, body & ~anybone, target, sp)
+        raise JointSegmentationError(
+            f"The articular surfaces of the {site} were not found close together; is the joint in the field of view?"
+        )
     return target
 
 
