@@ -1,0 +1,168 @@
+"""Joint segmentation (knee, shoulder, hip CT; knee MR) against the phantoms' ground truth.
+
+Each phantom is segmented once per run (module-scoped fixtures); the tests FAIL, with a message
+saying how to build them, when the samples are missing. Thresholds are what the method measured
+on the phantoms minus a small tolerance (see ``benchmarks/segmentation.py`` for the full table).
+Overlay pictures go to ``test-output/segmentation/``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imaging.errors import CancelledError
+from imaging.labelmap import LabelMap
+from imaging.segmentation.joints import JointSegmentationError, bones_of, segment_joint
+from imaging.volume import SeriesInfo, Volume
+from tests.imaging.overlay_png import save_overlay
+from tests.imaging.segmentation_samples import load_phantom
+
+PHANTOMS = {"knee_ct": "knee", "hip_ct": "hip", "shoulder_ct": "shoulder", "knee_mr": "knee"}
+
+# Dice measured on the phantoms minus ~0.02 (bones, target) or ~0.03 (skin).
+MIN_DICE: dict[str, dict[str, float]] = {
+    "knee_ct": {"femur": 0.9, "tibia": 0.9, "fibula": 0.9, "patella": 0.9, "target": 0.9, "skin": 0.8},
+    "hip_ct": {"femur": 0.9, "pelvis": 0.9, "target": 0.9, "skin": 0.8},
+    "shoulder_ct": {"humerus": 0.9, "scapula": 0.9, "clavicle": 0.9, "target": 0.9, "skin": 0.8},
+    "knee_mr": {"femur": 0.9, "tibia": 0.9, "fibula": 0.9, "patella": 0.9, "target": 0.9},
+}
+MAX_CENTRE_ERROR_MM = {"knee_ct": 2.0, "hip_ct": 2.0, "shoulder_ct": 2.0, "knee_mr": 2.0}
+
+_RESULTS: dict[str, tuple[Volume, LabelMap, LabelMap]] = {}
+
+
+def _segmented(name: str) -> tuple[Volume, LabelMap, LabelMap]:
+    if name not in _RESULTS:
+        vol, truth = load_phantom(name)
+        result = segment_joint(vol, PHANTOMS[name])
+        _RESULTS[name] = (vol, truth, result)
+        save_overlay(name, vol, result, truth, result.landmarks.target["lps"])
+    return _RESULTS[name]
+
+
+@pytest.fixture(scope="module", params=list(PHANTOMS))
+def phantom(request):
+    return request.param, *_segmented(request.param)
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * float((a & b).sum()) / max(1, int(a.sum()) + int(b.sum()))
+
+
+def _truth_side(truth: LabelMap, name: str) -> str | None:
+    extra = (truth.landmarks.extra if truth.landmarks else {}) or {}
+    side = extra.get("side")
+    if side:
+        return str(side)
+    import json
+
+    from imaging.samples import samples_dir
+
+    meta = samples_dir() / name / "sample.json"
+    data = json.loads(meta.read_text()) if meta.is_file() else {}
+    return data.get("side")
+
+
+def test_bones_match_the_ground_truth(phantom):
+    name, vol, truth, result = phantom
+    site = PHANTOMS[name]
+    for bone in bones_of(site):
+        gt = truth.legend.get(bone)
+        if gt is None or bone not in MIN_DICE[name]:
+            continue
+        mine = result.legend.get(bone)
+        assert mine is not None, f"{name}: the {bone} was not found"
+        assert mine.kind == "bone"
+        d = _dice(result.volume.array == mine.value, truth.volume.array == gt.value)
+        assert d >= MIN_DICE[name][bone], f"{name}: {bone} Dice {d:.3f} < {MIN_DICE[name][bone]}"
+
+
+def test_target_region_matches_the_ground_truth(phantom):
+    name, vol, truth, result = phantom
+    d = _dice(result.mask_of_kind("target"), truth.mask_of_kind("target"))
+    assert d >= MIN_DICE[name]["target"], f"{name}: target Dice {d:.3f}"
+
+
+def test_default_target_lies_inside_the_true_joint_space(phantom):
+    name, vol, truth, result = phantom
+    target = result.landmarks.target
+    assert target["name"] == result.legend.of_kind("target")[0].name
+    value = truth.volume.value_at(target["lps"])
+    assert value in [lab.value for lab in truth.legend.of_kind("target")], (
+        f"{name}: the default target {target['lps']} is not inside the ground-truth joint space"
+    )
+    gt = truth.mask_of_kind("target")
+    centre = vol.index_to_lps(np.argwhere(gt).mean(axis=0)[::-1])
+    err = float(np.linalg.norm(np.asarray(target["lps"]) - centre))
+    assert err <= MAX_CENTRE_ERROR_MM[name], f"{name}: target centre {err:.1f} mm from the true centroid"
+
+
+def test_skin_matches_the_ground_truth(phantom):
+    name, vol, truth, result = phantom
+    gt = truth.legend.get("skin")
+    if gt is None or "skin" not in MIN_DICE[name]:
+        pytest.skip(f"{name}: no skin threshold (skin not compared on this phantom)")
+    d = _dice(result.mask("skin"), truth.volume.array == gt.value)
+    assert d >= MIN_DICE[name]["skin"], f"{name}: skin Dice {d:.3f}"
+
+
+def test_whole_body_is_labelled_and_bones_named_on_the_right_side(phantom):
+    name, vol, truth, result = phantom
+    soft = result.legend.get("soft tissue")
+    assert soft is not None and soft.kind == "other"
+    body_truth = truth.volume.array > 0
+    labelled = result.volume.array > 0
+    assert _dice(labelled, body_truth) >= 0.97, f"{name}: the labelled body does not match the phantom's body"
+    side = _truth_side(truth, name)
+    assert side in ("left", "right"), f"{name}: the sample does not say which side it is"
+    assert result.landmarks.extra.get("side") == side, f"{name}: read as the {result.landmarks.extra.get('side')} side"
+
+
+def test_mr_t1_is_refused_with_advice():
+    vol, _ = load_phantom("knee_mr")
+    t1 = Volume(vol.array, vol.affine, SeriesInfo(modality="MR", series_description="T1 TSE COR"))
+    with pytest.raises(JointSegmentationError, match="fat-suppressed"):
+        segment_joint(t1, "knee")
+
+
+def test_mr_t1_contrast_is_refused_without_a_description():
+    """A T1-like image (fat bright, fluid dark) is recognised from the image alone."""
+    vol, truth = load_phantom("knee_mr")
+    contrast = _t1_like(vol, truth)
+    with pytest.raises(JointSegmentationError, match="T1"):
+        segment_joint(contrast, "knee")
+
+
+def _t1_like(vol: Volume, truth: LabelMap) -> Volume:
+    """Repaint the phantom with T1 contrast from its ground truth (fat and marrow bright, fluid dark)."""
+    level = {"fat": 900, "bone": 800, "muscle": 350, "target": 150, "fluid": 150, "skin": 500, "tendon": 50}
+    arr = np.full(vol.shape, 300.0, np.float32)
+    arr[truth.volume.array == 0] = 5
+    for lab in truth.legend:
+        arr[truth.volume.array == lab.value] = level.get(lab.kind, 300)
+    rng = np.random.default_rng(1)
+    arr += rng.normal(0, 15, arr.shape)
+    return Volume(np.clip(arr, 0, None).astype(np.int16), vol.affine, SeriesInfo(modality="MR"))
+
+
+def test_shoulder_on_mr_and_unknown_site_are_refused():
+    vol, _ = load_phantom("knee_mr")
+    with pytest.raises(JointSegmentationError, match="knee only"):
+        segment_joint(vol, "shoulder")
+    with pytest.raises(JointSegmentationError, match="Unknown joint"):
+        segment_joint(vol, "elbow")
+
+
+def test_cancel_stops_the_segmentation():
+    vol, _ = load_phantom("knee_ct")
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 2
+
+    seen = []
+    with pytest.raises(CancelledError):
+        segment_joint(vol, "knee", progress=lambda f, m: seen.append(f), cancel=cancel)
+    assert seen and all(0.0 <= f <= 1.0 for f in seen)
