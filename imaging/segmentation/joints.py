@@ -142,25 +142,95 @@ def _smooth(volume: Volume, sigma_mm: float) -> np.ndarray:
     return sitk.GetArrayFromImage(out)
 
 
+WORK_MM = 0.8  # working voxel size (finer grids are block-averaged to about this)
+
+
+def _work_grid(volume: Volume) -> tuple[CoarseGrid, Volume]:
+    """The working grid (block means to about ``WORK_MM``) and the study on it."""
+    grid = CoarseGrid.for_volume(volume, WORK_MM)
+    if grid.identity:
+        return grid, volume
+    return grid, grid.coarse_volume(volume, grid.down_mean(volume.array))
+
+
 def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Cancel | None) -> LabelMap:
     check_cancel(cancel)
-    report(progress, 0.02, "Smoothing")
-    sm = _smooth(volume, 0.6)
-    check_cancel(cancel)
-    report(progress, 0.12, "Body and skin")
+    report(progress, 0.02, "Body and skin")
     body = body_mask(volume, cancel=cancel)
     if body.sum() == 0:
         raise JointSegmentationError("No body was found in this study (nothing denser than air).")
     check_cancel(cancel)
+    report(progress, 0.15, "Smoothing")
+    grid, work = _work_grid(volume)
+    body_w = body if grid.identity else grid.down_fraction(body) >= 0.5
+    sm = _smooth(work, 0.6)
+    check_cancel(cancel)
     report(progress, 0.25, "Bones")
-    bones = _bones_ct(volume, sm, body, site, cancel)
+    bones = _bones_ct(work, sm, body_w, site, cancel)
     check_cancel(cancel)
     report(progress, 0.6, "Joint space")
-    named, side = _name_bones(volume, bones, site)
-    target = _joint_space(volume, sm, body, named, site)
+    named, side = _name_bones(work, bones, site)
+    target = _joint_space(work, sm, body_w, named, site)
     check_cancel(cancel)
-    report(progress, 0.9, "Labels")
+    report(progress, 0.85, "Labels")
+    if not grid.identity:
+        named, target = _to_full_grid(volume, grid, sm, named, target, body)
     return _assemble(volume, body, named, target, site, side)
+
+
+def _to_full_grid(
+    volume: Volume,
+    grid: CoarseGrid,
+    sm: np.ndarray,
+    named: dict[str, np.ndarray],
+    target: np.ndarray,
+    body: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Carry the working-grid bones and target to the study's grid: each bone's outline is
+    placed again at full resolution (a voxel near the outline is bone where it is at least half
+    way between the local minimum and maximum of the working image)."""
+    from scipy import ndimage
+
+    size = (3, 3, 3)
+    lmax = ndimage.maximum_filter(sm, size=size)
+    lmin = ndimage.minimum_filter(sm, size=size)
+    half = grid.up(0.5 * (lmax + lmin))
+    arr = volume.array
+    out: dict[str, np.ndarray] = {}
+    anybone = np.zeros(volume.shape, dtype=bool)
+    for name, m in named.items():
+        sl_w = _bbox(m, (2, 2, 2), m.shape)  # type: ignore[arg-type]
+        if sl_w is None:
+            continue
+        f = grid.factors
+        sl = tuple(slice(s.start * k, min(n, s.stop * k)) for s, k, n in zip(sl_w, f, volume.shape, strict=True))
+        sub_grid = CoarseGrid(tuple(s.stop - s.start for s in sl), f)  # type: ignore[arg-type]
+        mw = m[sl_w]
+        inner = grid_up(sub_grid, ndimage.binary_erosion(mw))
+        outer = grid_up(sub_grid, ndimage.binary_dilation(mw))
+        band = outer & ~inner
+        keep = inner | (band & (arr[sl] >= half[sl]))
+        keep = _fill_holes_2d(keep)
+        full = np.zeros(volume.shape, dtype=bool)
+        full[sl] = keep & ~anybone[sl]
+        anybone |= full
+        out[name] = full
+    t = grid.up(target) & body & ~anybone
+    return out, t
+
+
+def grid_up(grid: CoarseGrid, coarse: np.ndarray) -> np.ndarray:
+    """``grid.up`` for a sub-block whose coarse shape may be one larger than the grid's own."""
+    f = grid.factors
+    out = coarse
+    for axis in range(3):
+        if f[axis] > 1:
+            out = np.repeat(out, f[axis], axis=axis)
+    n = grid.shape
+    pad = [(0, max(0, n[a] - out.shape[a])) for a in range(3)]
+    if any(p[1] for p in pad):
+        out = np.pad(out, pad, mode="edge")
+    return out[: n[0], : n[1], : n[2]]
 
 
 def _bones_ct(
