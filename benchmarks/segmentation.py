@@ -142,27 +142,33 @@ def lumbar_check() -> dict:
         return {"error": str(exc)}
     seconds = time.perf_counter() - t
     levels = list((lm.landmarks.levels if lm.landmarks else ()) or ())
-    names = [lv.get("name") for lv in levels]
-    zs = [float(lv["centre"][2]) for lv in levels if "centre" in lv]
+    all_names = [lv.get("name") for lv in levels]
     expected = ["L1", "L2", "L3", "L4", "L5", "S1"]
-    in_order = names == expected and all(a > b for a, b in zip(zs, zs[1:], strict=False))
+    chosen = [lv for lv in levels if lv.get("name") in expected]
+    names = [lv.get("name") for lv in chosen]
+    zs = [float(lv["centre"][2]) for lv in chosen if "centre" in lv]
+    in_order = names == expected and len(zs) == 6 and all(a > b for a, b in zip(zs, zs[1:], strict=False))
     sac = lm.legend.get("thecal sac")
     continuous = False
-    gaps = []
+    gaps: list[int] = []
+    pieces = 0
     if sac is not None and len(zs) == 6:
         m = lm.volume.array == sac.value
         from scipy import ndimage
 
-        _, n = ndimage.label(m)
         top = vol.lps_to_index([0, 0, zs[0]])[2]
         bottom = vol.lps_to_index([0, 0, zs[-1]])[2]
         k0, k1 = sorted((int(round(top)), int(round(bottom))))
-        per_slice = m.reshape(m.shape[0], -1).any(axis=1)
-        gaps = [k for k in range(k0, k1 + 1) if not per_slice[k]]
+        band = m[k0 : k1 + 1]
+        _, n = ndimage.label(band, structure=np.ones((3, 3, 3), bool))
+        per_slice = band.reshape(band.shape[0], -1).any(axis=1)
+        gaps = [k0 + k for k in range(band.shape[0]) if not per_slice[k]]
         continuous = n == 1 and not gaps
-    print(f"\nlumbar_ct ({seconds:.1f} s): levels cranial to caudal {names} (in order: {in_order}); "
-          f"thecal sac continuous L1..S1: {continuous}" + (f" (missing on slices {gaps[:8]})" if gaps else ""))
-    return {"levels": names, "in_order": in_order, "thecal_sac_continuous": continuous, "seconds": round(seconds, 2)}
+        pieces = n
+    print(f"\nlumbar_ct ({seconds:.1f} s): levels cranial to caudal {all_names} (L1..S1 in order, caudal going down: {in_order}); "
+          f"thecal sac continuous L1..S1: {continuous} ({pieces} piece(s) between the L1 and S1 centres)"
+          + (f", missing on slices {gaps[:8]}" if gaps else ""))
+    return {"levels": all_names, "in_order": in_order, "thecal_sac_continuous": continuous, "seconds": round(seconds, 2)}
 
 
 def floor(vol: Volume) -> None:
@@ -170,7 +176,7 @@ def floor(vol: Volume) -> None:
     import SimpleITK as sitk
 
     img = vol.to_sitk()
-    sitk.ConnectedComponent(sitk.BinaryThreshold(img, 180.0, 1e9, 1, 0))
+    sitk.ConnectedComponent(sitk.BinaryThreshold(img, 180.0, 32767.0, 1, 0))
 
 
 def timed(fn, *args) -> float:
