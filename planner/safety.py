@@ -38,6 +38,7 @@ __all__ = [
     "needle_conflicts",
     "trilinear",
     "VERDICTS",
+    "DEFAULT_OPTIONS",
     "worst",
 ]
 
@@ -59,6 +60,9 @@ class SafetyOptions:
     skin_tolerance_mm: float = 3.0  # an entry further than this from the skin is reported
     pad_mm: float = 25.0  # crop padding around the needle's reach (distances beyond it are lower bounds)
     min_needle_gap_mm: float = 5.0  # two needles closer than this (surface to surface) conflict
+
+
+DEFAULT_OPTIONS = SafetyOptions()
 
 
 # -- interpolation ---------------------------------------------------------------------------
@@ -379,7 +383,7 @@ def evaluate_trajectory(
     maps: ClearanceMaps,
     trajectory: Trajectory,
     margins: Mapping[str, StructureMargin] | None = None,
-    options: SafetyOptions = SafetyOptions(),
+    options: SafetyOptions = DEFAULT_OPTIONS,
     *,
     target_centre: Sequence[float] | None = None,
     skin_normal: Sequence[float] | None = None,
@@ -561,7 +565,7 @@ class SafetyEvaluator:
         self,
         labelmap: LabelMap,
         plan_margins: Iterable[StructureMargin] = (),
-        options: SafetyOptions = SafetyOptions(),
+        options: SafetyOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.labelmap = labelmap
         self.options = options
