@@ -4,7 +4,8 @@ Method: bone is CT above 180 HU (cortex and trabecular bone) inside the body; ma
 enclosed by cortex are filled per axial slice (only voxels above 60 HU, so the spinal canal and
 other fluid spaces stay open). Bones are split on a ~2 mm grid: connected components, and
 touching bones (a femoral head in its acetabulum, vertebrae over their facet joints) separated by
-a watershed on the distance to the bone surface, started from bone "cores" deeper than 3 mm. The
+a watershed on the distance to the bone surface, started from the distance maxima that stand
+3 mm above the neck between them (h-maxima). The
 labels are mapped back onto the study's grid voxel by voxel (nearest coarse label).
 """
 
@@ -82,14 +83,16 @@ def split_bones(
     """Split a bone mask into bones: ``(labels int32, count)``, labels 1..count by size.
 
     ``spacing`` is the voxel size along (z, y, x) in mm. Touching bones are separated by a
-    watershed on the distance to the bone surface from cores deeper than ``core_mm`` (or from
-    ``markers``, an int label array, when given). Pieces under ``min_volume_ml`` are dropped."""
+    watershed on the distance to the bone surface, started from its maxima that stand at least
+    ``core_mm`` above the neck joining them (h-maxima), or from ``markers`` (an int label array). Pieces under ``min_volume_ml`` are dropped."""
     from skimage.segmentation import watershed
 
     sp = np.asarray(spacing, dtype=float)
     dist = ndimage.distance_transform_edt(mask, sampling=sp)
     if markers is None:
-        markers, _ = components(dist > core_mm, connectivity=1)
+        from skimage.morphology import h_maxima
+
+        markers, _ = components(h_maxima(dist, core_mm) > 0, connectivity=3)
     if cancel is not None and cancel():
         from imaging.progress import check_cancel
 
