@@ -166,15 +166,15 @@ def in_plane(plane: SlicePlane, origin_lps: np.ndarray, point_lps: np.ndarray) -
 
 def slice_position(volume: Volume, plane: SlicePlane, point_lps: np.ndarray) -> tuple[int, int]:
     """``(number, count)`` of the slice through ``point_lps``: 1-based, counted in voxel steps
-    along the plane's normal from the volume's first slice in that direction (toward the
-    viewer's back). For an axial view of an axial series this is the image number."""
-    n = plane.normal
-    step = volume.step_along(n)
+    into the screen (along minus the plane's normal) from the slice nearest the viewer. For an
+    axial view of an axial series ordered foot to head this is the image number, and the wheel
+    turned forward (into the screen) adds one."""
+    into = -plane.normal
+    step = volume.step_along(into)
     nx, ny, nz = volume.size_ijk
     corners = np.array([[i, j, k] for i in (0, nx - 1) for j in (0, ny - 1) for k in (0, nz - 1)], float)
-    depth = volume.index_to_lps(corners) @ n
+    depth = volume.index_to_lps(corners) @ into
     first, last = float(depth.min()), float(depth.max())
     count = int(round((last - first) / step)) + 1
-    number = int(round((float(np.asarray(point_lps, float) @ n) - first) / step)) + 1
+    number = int(round((float(np.asarray(point_lps, float) @ into) - first) / step)) + 1
     return number, count
-

@@ -21,6 +21,7 @@ __all__ = [
     "default_window",
     "drag_window",
     "to_grey",
+    "surface_threshold",
 ]
 
 MIN_WIDTH = 1.0
@@ -91,11 +92,12 @@ def percentile_window(array: np.ndarray, low_pct: float = 1.0, high_pct: float =
 
 
 def presets_for(volume: Volume) -> dict[str, WindowLevel]:
-    """The named windows offered for this study: the CT presets, or for other modalities one
-    automatic window from percentiles (and a wider one for dark tissue)."""
+    """The named windows offered for this study: the CT presets and an automatic window from
+    percentiles; for other modalities the automatic window and a wider one for dark tissue."""
+    auto = {MR_AUTO: percentile_window(volume.array)}
     if volume.modality == "CT":
-        return dict(CT_PRESETS)
-    return {MR_AUTO: percentile_window(volume.array), "auto wide": percentile_window(volume.array, 0.5, 99.9)}
+        return dict(CT_PRESETS) | auto
+    return auto | {"auto wide": percentile_window(volume.array, 0.5, 99.9)}
 
 
 def default_window(volume: Volume) -> tuple[str, WindowLevel]:
@@ -120,3 +122,14 @@ def to_grey(values: np.ndarray, window: WindowLevel) -> np.ndarray:
     """Screen grey 0..255 (float) of image values under ``window``."""
     v = np.asarray(values, dtype=np.float64)
     return np.clip((v - window.low) / window.width * 255.0, 0.0, 255.0)
+
+
+BONE_HU = 160.0
+
+
+def surface_threshold(volume: Volume) -> float:
+    """The first threshold of the 3D surface: bone (160 HU) for CT; for other modalities half
+    the 60th percentile, a level between the dark background and tissue (the body outline)."""
+    if volume.modality == "CT":
+        return BONE_HU
+    return float(np.percentile(_sample(volume.array, 1_000_000), 60) * 0.5)

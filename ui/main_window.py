@@ -1,20 +1,32 @@
-"""The main window: menus, the four linked views and the status bar."""
+"""The main window: menus and shortcuts (from :mod:`ui.shortcuts`), the four linked views in a
+2 x 2 grid with one-click maximise, the measurement list and the status bar."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
     QFileDialog,
     QGridLayout,
+    QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -23,27 +35,70 @@ from imaging.dicom.write import DISCLAIMER
 from imaging.planes import AXIAL, CORONAL, SAGITTAL
 from imaging.samples import list_samples
 from imaging.volume import Volume
+from imaging.windowing import MR_AUTO, presets_for
+from ui.panels.measurements import MeasurementsPanel
 from ui.panels.study_browser import StudyBrowser
+from ui.screenshot import save_png
+from ui.settings import app_settings
+from ui.shortcuts import ACTIONS, MOUSE, ActionSpec
 from ui.viewer_state import ViewerState
-from ui.views.scene_3d import Scene3D
+from ui.views.scene_3d import Scene3DPanel
 from ui.views.slice_view import SliceView
 from ui.workers import Task
 
 APP_NAME = "Injection Planner"
+LAYOUTS = ("grid", "axial", "coronal", "sagittal", "3d")
+WL_ACTIONS = {"wl_bone": "bone", "wl_soft_tissue": "soft tissue", "wl_spine": "spine", "wl_lung": "lung", "wl_auto": MR_AUTO}
+
+
+def key_text(keys: tuple[str, ...]) -> str:
+    """Keys as the user's platform writes them, e.g. ``"Ctrl+Shift+S"``."""
+    return ", ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) for k in keys)
+
+
+class ShortcutsDialog(QDialog):
+    """Help > Shortcuts: every key of :data:`ui.shortcuts.ACTIONS` and every mouse gesture."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard and mouse shortcuts")
+        self.setObjectName("shortcuts_dialog")
+        rows = [(key_text(s.keys), s.text.replace("&", ""), "focused view" if s.scope == "view" else s.menu.replace("/", " > "))
+                for s in ACTIONS if s.keys]
+        rows += [(gesture, what, "mouse") for gesture, what in MOUSE]
+        self.table = QTableWidget(len(rows), 3, self)
+        self.table.setHorizontalHeaderLabels(["Keys / mouse", "Does", "Where"])
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(760, 560)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())]
 
 
 class MainWindow(QMainWindow):
-    """Axial, sagittal, coronal and 3D views of one study, linked through one cursor."""
+    """Axial, coronal, sagittal and 3D views of one study, linked through one cursor."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 900)
+        self.settings = app_settings()
         self.state = ViewerState(self)
         self.task: Task | None = None
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
         self.study_browser: StudyBrowser | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
         self.setAcceptDrops(True)  # drop a DICOM folder to browse it
 
         grid = QWidget(self)
@@ -51,46 +106,162 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         self.axial = SliceView(self.state, AXIAL, grid)
-        self.sagittal = SliceView(self.state, SAGITTAL, grid)
         self.coronal = SliceView(self.state, CORONAL, grid)
-        self.scene = Scene3D(self.state, grid)
+        self.sagittal = SliceView(self.state, SAGITTAL, grid)
+        self.scene_panel = Scene3DPanel(self.state, grid)
+        self.scene = self.scene_panel.scene
+        self.scene.attach_slices([self.axial, self.coronal, self.sagittal])
         layout.addWidget(self.axial, 0, 0)
-        layout.addWidget(self.sagittal, 0, 1)
-        layout.addWidget(self.coronal, 1, 0)
-        layout.addWidget(self.scene, 1, 1)
+        layout.addWidget(self.coronal, 0, 1)
+        layout.addWidget(self.sagittal, 1, 0)
+        layout.addWidget(self.scene_panel, 1, 1)
         self.setCentralWidget(grid)
-        self._build_menus()
+        self.cells: dict[str, QWidget] = {"axial": self.axial, "coronal": self.coronal, "sagittal": self.sagittal, "3d": self.scene_panel}
+        self.view_by_name = {"axial": self.axial, "coronal": self.coronal, "sagittal": self.sagittal, "3d": self.scene}
+        for name, cell in self.cells.items():
+            cell.doubleClicked.connect(lambda n=name: self.toggle_maximise(n))
+        self.layout_name = "grid"
+        self.active_view_name = "axial"
+
+        self.measurements_panel = MeasurementsPanel(self.state, self)
+        dock = QDockWidget("Measurements", self)
+        dock.setObjectName("measurements_dock")
+        dock.setWidget(self.measurements_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.measurements_dock = dock
+
+        self.actions_by_id: dict[str, QAction] = {}
+        self.view_actions: dict[tuple[str, str], QAction] = {}
+        self._build_actions()
+        self._build_toolbar()
         self._build_status_bar()
         self.state.cursorChanged.connect(self._show_cursor)
+        self.state.windowLevelChanged.connect(self._show_window_level)
+        self.state.toolChanged.connect(self._on_tool)
+        self.state.displayChanged.connect(self._on_display)
+        self.state.volumeChanged.connect(self._on_volume)
+        app = QApplication.instance()
+        if app is not None:
+            app.focusChanged.connect(self._on_focus)
+        self._restore_settings()
 
-    # -- building ----------------------------------------------------------------------------
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open DICOM folder...", self)
-        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_action.triggered.connect(self.choose_folder)
-        file_menu.addAction(self.open_action)
-        self.samples_menu = file_menu.addMenu("Open &sample study")
+    # -- actions from the one table ------------------------------------------------------------
+    def _menu(self, path: str) -> QMenu:
+        parts = path.split("/")
+        key = ""
+        menu = None
+        for part in parts:
+            key = f"{key}/{part}" if key else part
+            if key not in self._menus:
+                self._menus[key] = (menu.addMenu(part) if menu is not None else self.menuBar().addMenu(f"&{part}"))
+            menu = self._menus[key]
+        return menu
+
+    def _handler(self, spec: ActionSpec):
+        i = spec.id
+        if i in WL_ACTIONS:
+            return lambda: self.apply_preset(WL_ACTIONS[i])
+        if i.startswith("layout_") and i != "layout_toggle":
+            return lambda: self.set_layout(i.removeprefix("layout_"))
+        if i.startswith("tool_"):
+            return lambda: self.set_tool(i.removeprefix("tool_"))
+        if i.startswith("export_"):
+            return lambda: self.export_png(i.removeprefix("export_"))
+        return {
+            "open_folder": self.choose_folder,
+            "quit": self.close,
+            "toggle_planes": lambda: self.state.set_show_planes_3d(self.actions_by_id["toggle_planes"].isChecked()),
+            "toggle_crosshairs": lambda: self.state.set_show_crosshairs(self.actions_by_id["toggle_crosshairs"].isChecked()),
+            "layout_toggle": lambda: self.toggle_maximise(self.active_view_name),
+            "remove_measurement": self.measurements_panel.remove_selected,
+            "clear_measurements": self.state.clear_measurements,
+            "shortcuts": self.show_shortcuts,
+            "about": self.show_about,
+        }[i]
+
+    def _build_actions(self) -> None:
+        self._menus: dict[str, QMenu] = {}
+        tools = QActionGroup(self)
+        for spec in ACTIONS:
+            if spec.scope == "view":
+                self._build_view_action(spec)
+                continue
+            act = QAction(spec.text, self)
+            act.setObjectName(f"action_{spec.id}")
+            act.setShortcuts([QKeySequence(k) for k in spec.keys])
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if spec.tip:
+                act.setStatusTip(spec.tip)
+                act.setToolTip(f"{spec.text.replace('&', '')} ({spec.tip})")
+            act.setCheckable(spec.checkable)
+            if spec.id.startswith("tool_"):
+                tools.addAction(act)
+            act.triggered.connect(self._handler(spec))
+            self.addAction(act)  # shortcuts work even with the menu bar hidden
+            if spec.menu:
+                self._menu(spec.menu).addAction(act)
+            self.actions_by_id[spec.id] = act
+            if spec.id == "open_folder":
+                self._build_samples_menu()
+        self.actions_by_id["tool_cursor"].setChecked(True)
+        self.actions_by_id["toggle_planes"].setChecked(self.state.show_planes_3d)
+        self.actions_by_id["toggle_crosshairs"].setChecked(self.state.show_crosshairs)
+        self._menu("File").insertSeparator(self.actions_by_id["quit"])
+
+    def _build_view_action(self, spec: ActionSpec) -> None:
+        for name, view in self.view_by_name.items():
+            act = QAction(spec.text, view)
+            act.setObjectName(f"action_{spec.id}_{name}")
+            act.setShortcuts([QKeySequence(k) for k in spec.keys])
+            act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            if spec.id == "next_slice":
+                act.triggered.connect(lambda _=False, v=view: v.step_slices(1))
+            elif spec.id == "previous_slice":
+                act.triggered.connect(lambda _=False, v=view: v.step_slices(-1))
+            elif spec.id == "reset_view":
+                act.triggered.connect(lambda _=False, v=view: v.reset_view())
+            view.addAction(act)
+            self.view_actions[(spec.id, name)] = act
+
+    def _build_samples_menu(self) -> None:
+        self.samples_menu = self._menu("File/Open sample study")
         for sample in list_samples():
-            act = QAction(f"{sample.title}", self)
+            text = f"{sample.title} \N{EN DASH} {sample.description}" if sample.description else sample.title
+            act = QAction(text, self)
             act.setStatusTip(sample.description)
             act.setToolTip(sample.description)
             act.setData(str(sample.path))
+            act.setObjectName(f"sample_{sample.name}")
             act.triggered.connect(lambda _=False, p=sample.path: self.open_folder(p))
             self.samples_menu.addAction(act)
         self.samples_menu.setToolTipsVisible(True)
         if not self.samples_menu.actions():
             self.samples_menu.setEnabled(False)
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("tools_toolbar")
+        for i in ("tool_cursor", "tool_window_level", "tool_distance", "tool_angle"):
+            bar.addAction(self.actions_by_id[i])
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Window: "))
+        self.preset_combo = QComboBox(self)
+        self.preset_combo.setObjectName("preset_combo")
+        self.preset_combo.setMinimumWidth(170)
+        self.preset_combo.textActivated.connect(self.apply_preset)
+        bar.addWidget(self.preset_combo)
+        bar.addSeparator()
+        bar.addAction(self.actions_by_id["layout_toggle"])
+        bar.addAction(self.actions_by_id["toggle_planes"])
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.cursor_label = QLabel("")
+        self.cursor_label.setObjectName("cursor_readout")
         bar.addWidget(self.cursor_label, 1)
+        self.wl_label = QLabel("")
+        self.wl_label.setObjectName("window_level_readout")
+        bar.addPermanentWidget(self.wl_label)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 1000)
@@ -104,14 +275,81 @@ class MainWindow(QMainWindow):
         disclaimer.setStyleSheet("color: #b36b00;")
         bar.addPermanentWidget(disclaimer)
 
+    # -- layout ----------------------------------------------------------------------------------
+    def set_layout(self, name: str) -> None:
+        """``"grid"`` (2 x 2) or one view large: ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"3d"``."""
+        if name not in LAYOUTS:
+            raise ValueError(f"unknown layout {name!r}")
+        for key, cell in self.cells.items():
+            cell.setVisible(name == "grid" or key == name)
+        self.layout_name = name
+        if name != "grid":
+            self.active_view_name = name
+            self.view_by_name[name].setFocus()
+
+    def toggle_maximise(self, name: str) -> None:
+        """One view large, or back to the 2 x 2 grid (double-click, Ctrl+M)."""
+        self.set_layout(name if self.layout_name == "grid" else "grid")
+
+    def _on_focus(self, _old, new) -> None:
+        for name, view in self.view_by_name.items():
+            if new is view:
+                self.active_view_name = name
+
+    def active_view(self):
+        return self.view_by_name[self.active_view_name]
+
+    # -- tools and window ---------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.state.set_tool(tool)
+        if tool == "cursor":
+            for view in (self.axial, self.coronal, self.sagittal):
+                view.cancel_pending()
+
+    def _on_tool(self, tool: str) -> None:
+        self.actions_by_id[f"tool_{tool}"].setChecked(True)
+
+    def _on_display(self) -> None:
+        self.actions_by_id["toggle_planes"].setChecked(self.state.show_planes_3d)
+        self.actions_by_id["toggle_crosshairs"].setChecked(self.state.show_crosshairs)
+
+    def apply_preset(self, name: str) -> None:
+        if self.state.apply_preset(name):
+            self.settings.setValue("view/presets", json.dumps(self.state.preferred_presets))
+
+    def _show_window_level(self) -> None:
+        name = self.state.window_name
+        self.wl_label.setText(f"{self.state.window_level.label()}" + (f" ({name})" if name else ""))
+        self.preset_combo.blockSignals(True)
+        idx = self.preset_combo.findText(name) if name else -1
+        if idx < 0:
+            if self.preset_combo.findText("custom") < 0:
+                self.preset_combo.addItem("custom")
+            idx = self.preset_combo.findText("custom")
+        self.preset_combo.setCurrentIndex(idx)
+        self.preset_combo.blockSignals(False)
+
+    def _on_volume(self) -> None:
+        vol = self.state.volume
+        presets = presets_for(vol)
+        self.preset_combo.blockSignals(True)
+        self.preset_combo.clear()
+        self.preset_combo.addItems(list(presets))
+        self.preset_combo.blockSignals(False)
+        for act_id, name in WL_ACTIONS.items():
+            self.actions_by_id[act_id].setEnabled(name in presets)
+        self._show_window_level()
+
     # -- loading -----------------------------------------------------------------------------
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        start = str(self.settings.value("files/last_folder", "") or "")
+        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder", start)
         if folder:
             self.browse_folder(Path(folder))
 
     def browse_folder(self, folder: Path) -> Task:
         """Scan ``folder`` on a worker thread, then show the study browser to choose a stack."""
+        self.settings.setValue("files/last_folder", str(folder))
         if self.task is not None and self.task.is_running():
             self.task.cancel()
             self.task.wait()
@@ -204,6 +442,39 @@ class MainWindow(QMainWindow):
         box.open()
         self._error_box = box
 
+    # -- export ------------------------------------------------------------------------------
+    def export_png(self, target: str, path: str | Path | None = None) -> Path | None:
+        """Save ``"window"``, ``"active"`` or one view (``"axial"``, ``"coronal"``, ``"sagittal"``,
+        ``"3d"``) as PNG; asks for the file name unless ``path`` is given."""
+        if target == "active":
+            target = self.active_view_name
+        widget = self if target == "window" else self.view_by_name[target]
+        if path is None:
+            start = Path(str(self.settings.value("files/last_export_folder", "") or Path.home()))
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export PNG", str(start / f"{target}.png"), "PNG images (*.png)")
+            if not chosen:
+                return None
+            path = chosen if chosen.lower().endswith(".png") else chosen + ".png"
+        try:
+            out = save_png(widget, path)
+        except OSError as exc:
+            self.show_error("Could not export the picture", str(exc))
+            return None
+        self.settings.setValue("files/last_export_folder", str(Path(out).parent))
+        self.statusBar().showMessage(f"Saved {out}", 5000)
+        return out
+
+    # -- help ----------------------------------------------------------------------------------
+    def show_shortcuts(self) -> ShortcutsDialog:
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = ShortcutsDialog(self)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+        return self.shortcuts_dialog
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", f"{APP_NAME}\n\n{DISCLAIMER}")
+
     # -- readout -----------------------------------------------------------------------------
     def _show_cursor(self) -> None:
         vol = self.state.volume
@@ -219,15 +490,50 @@ class MainWindow(QMainWindow):
         )
 
     def views(self) -> list:
-        return [self.axial, self.sagittal, self.coronal, self.scene]
+        return [self.axial, self.coronal, self.sagittal, self.scene]
+
+    # -- settings --------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        try:
+            presets = json.loads(str(s.value("view/presets", "{}") or "{}"))
+            if isinstance(presets, dict):
+                self.state.preferred_presets = {str(k): str(v) for k, v in presets.items()}
+        except ValueError:
+            pass
+        layout = str(s.value("view/layout", "grid") or "grid")
+        self.set_layout(layout if layout in LAYOUTS else "grid")
+        self.state.set_show_planes_3d(str(s.value("view/planes_3d", "true")).lower() == "true")
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("view/layout", self.layout_name)
+        s.setValue("view/presets", json.dumps(self.state.preferred_presets))
+        s.setValue("view/planes_3d", "true" if self.state.show_planes_3d else "false")
+        s.sync()
 
     def closeEvent(self, ev) -> None:  # noqa: N802
         if self.task is not None and self.task.is_running():
             self.task.cancel()
             self.task.wait()
+        self.save_settings()
         super().closeEvent(ev)
 
     def release_views(self) -> None:
         """Free every VTK render window; call once the window is closed."""
+        app = QApplication.instance()
+        if app is not None:
+            try:
+                app.focusChanged.disconnect(self._on_focus)
+            except (RuntimeError, TypeError):
+                pass
         for v in self.views():
             v.release()

@@ -1,28 +1,33 @@
-"""What every view shows: the volume, the shared 3D cursor and the window/level."""
+"""What every view shows: the volume, the shared 3D cursor, the window/level, the active tool and
+the measurements. Views observe its signals and write back through its setters."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from imaging.measure import Measurement
 from imaging.volume import Volume
+from imaging.windowing import WindowLevel, default_window, percentile_window, presets_for
+
+TOOLS = ("cursor", "window_level", "distance", "angle")
 
 
 def default_window_level(volume: Volume) -> tuple[float, float]:
-    """A first window/level: a bone-and-soft-tissue window for CT, percentiles for MR."""
-    if volume.modality == "CT":
-        return 1500.0, 300.0
-    a = volume.array[:: max(1, volume.shape[0] // 32)]
-    lo, hi = np.percentile(a, [1.0, 99.5])
-    return float(max(hi - lo, 1.0)), float((hi + lo) / 2)
+    """The first window/level of a study (see :func:`imaging.windowing.default_window`)."""
+    wl = default_window(volume)[1]
+    return wl.width, wl.level
 
 
 class ViewerState(QObject):
-    """Shared viewing state; views observe its signals and write back through its setters."""
+    """Shared viewing state."""
 
     volumeChanged = Signal()
     cursorChanged = Signal()
     windowLevelChanged = Signal()
+    toolChanged = Signal(str)
+    measurementsChanged = Signal()
+    displayChanged = Signal()  # crosshairs / planes-in-3D toggles
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -30,15 +35,31 @@ class ViewerState(QObject):
         self.cursor = np.zeros(3)
         self.window = 400.0
         self.level = 40.0
+        self.window_name = ""  # the preset shown, "" once dragged
+        self.tool = "cursor"
+        self.measurements: list[Measurement] = []
+        self.show_crosshairs = True
+        self.show_planes_3d = True
+        self.preferred_presets: dict[str, str] = {}  # modality -> preset name (remembered)
+        self.value_range = 1000.0  # the span of image values (scales window/level drags)
 
+    # -- volume and cursor ------------------------------------------------------------------
     def set_volume(self, volume: Volume) -> None:
         self.volume = volume
-        self.window, self.level = default_window_level(volume)
+        self.measurements = []
+        self.value_range = percentile_window(volume.array, 0.0, 100.0).width
+        name, wl = default_window(volume)
+        preferred = self.preferred_presets.get(volume.modality)
+        presets = presets_for(volume)
+        if preferred in presets:
+            name, wl = preferred, presets[preferred]
+        self.window, self.level, self.window_name = wl.width, wl.level, name
         # start on the voxel nearest the centre, so every view shows whole voxels
         self.cursor = volume.index_to_lps(np.floor((np.asarray(volume.size_ijk, float) - 1) / 2))
         self.volumeChanged.emit()
         self.windowLevelChanged.emit()
         self.cursorChanged.emit()
+        self.measurementsChanged.emit()
 
     def set_cursor(self, lps: np.ndarray) -> None:
         """Move the cursor, keeping it inside the volume."""
@@ -47,7 +68,7 @@ class ViewerState(QObject):
         idx = self.volume.lps_to_index(lps)
         hi = np.asarray(self.volume.size_ijk, float) - 1
         clamped = self.volume.index_to_lps(np.clip(idx, 0, hi))
-        if not np.allclose(clamped, self.cursor):
+        if not np.allclose(clamped, self.cursor, rtol=0, atol=1e-9):
             self.cursor = clamped
             self.cursorChanged.emit()
 
@@ -58,8 +79,57 @@ class ViewerState(QObject):
         n = np.asarray(normal, float) / np.linalg.norm(normal)
         self.set_cursor(self.cursor + n * steps * self.volume.step_along(n))
 
-    def set_window_level(self, window: float, level: float) -> None:
-        window = max(1.0, float(window))
-        if (window, level) != (self.window, self.level):
-            self.window, self.level = window, float(level)
+    # -- window/level -----------------------------------------------------------------------
+    @property
+    def window_level(self) -> WindowLevel:
+        return WindowLevel(self.window, self.level)
+
+    def set_window_level(self, window: float, level: float, name: str = "") -> None:
+        wl = WindowLevel(window, level)
+        if (wl.width, wl.level, name) != (self.window, self.level, self.window_name):
+            self.window, self.level, self.window_name = wl.width, wl.level, name
             self.windowLevelChanged.emit()
+
+    def apply_preset(self, name: str) -> bool:
+        """Show the named window of this study's presets; False if it has no such preset."""
+        if self.volume is None:
+            return False
+        presets = presets_for(self.volume)
+        if name not in presets:
+            return False
+        self.preferred_presets[self.volume.modality] = name
+        self.set_window_level(presets[name].width, presets[name].level, name)
+        return True
+
+    # -- tools and measurements -------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}")
+        if tool != self.tool:
+            self.tool = tool
+            self.toolChanged.emit(tool)
+
+    def add_measurement(self, measurement: Measurement) -> None:
+        self.measurements.append(measurement)
+        self.measurementsChanged.emit()
+
+    def remove_measurement(self, index: int) -> None:
+        if 0 <= index < len(self.measurements):
+            del self.measurements[index]
+            self.measurementsChanged.emit()
+
+    def clear_measurements(self) -> None:
+        if self.measurements:
+            self.measurements = []
+            self.measurementsChanged.emit()
+
+    # -- display toggles --------------------------------------------------------------------
+    def set_show_crosshairs(self, on: bool) -> None:
+        if bool(on) != self.show_crosshairs:
+            self.show_crosshairs = bool(on)
+            self.displayChanged.emit()
+
+    def set_show_planes_3d(self, on: bool) -> None:
+        if bool(on) != self.show_planes_3d:
+            self.show_planes_3d = bool(on)
+            self.displayChanged.emit()

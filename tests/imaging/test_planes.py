@@ -93,10 +93,13 @@ def test_slice_position_counts_voxel_steps():
     vol = Volume(np.zeros((12, 5, 6)), affine_from_geometry((0, 0, 10), (1, 1, 2.5), np.eye(3)))
     for k in (0, 5, 11):
         p = vol.index_to_lps((2, 2, k))
-        # axial views look from the feet: slice 1 is the most superior one
-        assert slice_position(vol, AXIAL, p) == (12 - k, 12)
-    assert slice_position(vol, SAGITTAL, vol.index_to_lps((0, 0, 0))) == (1, 6)
-    assert slice_position(vol, CORONAL, vol.index_to_lps((0, 4, 0))) == (1, 5)
+        # axial views look from the feet: slice 1 is the most inferior one, counting upward
+        assert slice_position(vol, AXIAL, p) == (k + 1, 12)
+    # sagittal views look from the patient's left: slice 1 is the leftmost (largest x)
+    assert slice_position(vol, SAGITTAL, vol.index_to_lps((5, 0, 0))) == (1, 6)
+    # coronal views look from the front: slice 1 is the most anterior (smallest y)
+    assert slice_position(vol, CORONAL, vol.index_to_lps((0, 0, 0))) == (1, 5)
+    assert slice_position(vol, CORONAL, vol.index_to_lps((0, 4, 0))) == (5, 5)
 
 
 @pytest.mark.parametrize("plane", [AXIAL, CORONAL, SAGITTAL])

@@ -58,7 +58,7 @@ def test_percentile_window_matches_numpy_on_the_foreground():
 
 def test_presets_depend_on_modality():
     ct = _vol(np.zeros((2, 2, 2), np.int16), "CT")
-    assert presets_for(ct) == CT_PRESETS
+    assert presets_for(ct) == CT_PRESETS | {MR_AUTO: percentile_window(ct.array)}
     assert default_window(ct) == ("spine", CT_PRESETS["spine"])
     mr = _vol(np.arange(1000, dtype=np.float32).reshape(10, 10, 10), "MR")
     name, wl = default_window(mr)
@@ -78,3 +78,13 @@ def test_drag_right_widens_and_up_raises_the_level():
     # a drag and its reverse return to the start
     back = drag_window(drag_window(start, 37, 12, 4000), -37, -12, 4000)
     assert back.width == pytest.approx(400) and back.level == pytest.approx(40)
+
+
+def test_surface_threshold_is_bone_for_ct_and_between_air_and_tissue_for_mr():
+    from imaging.windowing import surface_threshold
+
+    assert surface_threshold(_vol(np.zeros((2, 2, 2), np.int16), "CT")) == 160.0
+    arr = np.zeros((10, 40, 40), np.float32)
+    arr[:, 5:35, 5:35] = 500.0  # body of signal 500 in zero background (56 % of voxels)
+    t = surface_threshold(_vol(arr, "MR"))
+    assert 0 < t < 500
