@@ -103,14 +103,15 @@ def gantry_angles(entry: Sequence[float], target: Sequence[float], tilt_deg: flo
 
     The untilted scan plane is the axial plane (normal = +z, superior). A tilt of ``tilt_deg``
     rotates the plane about the patient's left-right (x) axis so that its normal becomes
-    ``(0, -sin t, cos t)`` (positive tilt: the plane's anterior edge moves toward the head).
+    ``(0, sin t, cos t)`` (positive tilt: the plane's anterior edge moves toward the head, so a
+    needle from a posterior entry angled t degrees cephalad lies in the plane).
     ``out_of_plane_deg`` is + when the tip heads along the normal (cranially for no tilt);
-    ``in_plane_deg`` is measured in the plane from its vertical axis ``(0, cos t, sin t)``,
+    ``in_plane_deg`` is measured in the plane from its vertical axis ``(0, cos t, -sin t)``,
     + toward the patient's left."""
     d = direction(entry, target)
     t = math.radians(tilt_deg)
-    normal = np.array([0.0, -math.sin(t), math.cos(t)])
-    vertical = np.array([0.0, math.cos(t), math.sin(t)])
+    normal = np.array([0.0, math.sin(t), math.cos(t)])
+    vertical = np.array([0.0, math.cos(t), -math.sin(t)])
     out = math.degrees(math.asin(max(-1.0, min(1.0, float(d @ normal)))))
     a, b = float(d[0]), float(d @ vertical)
     if abs(a) < 1e-12 and abs(b) < 1e-12:

@@ -70,8 +70,10 @@ def trilinear(stack: np.ndarray, ijk: np.ndarray, chunk: int = 400_000) -> np.nd
     """Trilinear interpolation of ``stack`` (nz, ny, nx, S) at continuous indices ``ijk`` (N, 3)
     in (i, j, k) order; all S channels in one gather. Indices are clamped to the grid."""
     nz, ny, nx, s = stack.shape
-    flat = stack.reshape(-1, s)
     n = ijk.shape[0]
+    if s == 0:
+        return np.zeros((n, 0), dtype=np.float32)
+    flat = stack.reshape(-1, s)
     out = np.empty((n, s), dtype=np.float32)
     dx = 1 if nx > 1 else 0
     dy = nx if ny > 1 else 0

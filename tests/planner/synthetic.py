@@ -108,5 +108,6 @@ def labelmap(vol: Volume, structures: Sequence[tuple[str, str, object]], *, body
         arr[shape.inside(p)] = value  # type: ignore[attr-defined]
         labels.append(Label(value, name, kind))
         value += 1
-    lm = Landmarks(task="synthetic", target={"name": "target", "lps": list(target_lps)}) if target_lps is not None else None
+    tname = next((lab.name for lab in labels if lab.kind == "target"), "target")
+    lm = Landmarks(task="synthetic", target={"name": tname, "lps": list(target_lps)}) if target_lps is not None else None
     return LabelMap(vol.with_array(arr), Legend(tuple(labels)), lm)
