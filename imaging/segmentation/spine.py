@@ -197,7 +197,7 @@ def _trace_canal(c: np.ndarray, hard: np.ndarray, body: np.ndarray, sp: np.ndarr
             if zi == zj:
                 continue
             dz_mm = (zj - zi) * sp[0]
-            if dz_mm > 18.0:
+            if dz_mm > 26.0:
                 break
             d_mm = np.hypot((xj - xi) * sp[2], (yj - yi) * sp[1])
             if d_mm <= 5.0 + 0.35 * dz_mm and score[i] + 1 > score[j]:
@@ -209,9 +209,10 @@ def _trace_canal(c: np.ndarray, hard: np.ndarray, body: np.ndarray, sp: np.ndarr
         chain.append(j)
         j = int(prev[j])
     chain = chain[::-1]
-    if len(chain) * sp[0] < 45.0:
+    extent_mm = (cands[chain[-1]][0] - cands[chain[0]][0] + 1) * sp[0]
+    if extent_mm < 45.0:
         raise LumbarError(
-            f"The spinal canal could be followed over only {len(chain) * sp[0]:.0f} mm; the lumbar "
+            f"The spinal canal could be followed over only {extent_mm:.0f} mm; the lumbar "
             "task needs the lumbar spine and sacrum in view (at least ~15 cm head to foot)."
         )
     found: dict[int, tuple[float, float, np.ndarray]] = {}
@@ -422,16 +423,21 @@ def _sacrum_top(hard: np.ndarray, col: _Column, sp: np.ndarray) -> float | None:
     st = np.zeros((2 * r + 1, 2 * r + 1), bool)
     st[r, :] = True
     st[:, r] = True
-    widths = np.zeros(col.z1 - col.z0 + 1)
-    for n_, z in enumerate(range(col.z0, col.z1 + 1)):
+    z_first = max(0, col.z0 - int(round(60.0 / sp[0])))
+    widths = np.zeros(col.z1 - z_first + 1)
+    for n_, z in enumerate(range(z_first, col.z1 + 1)):
+        k = int(np.clip(z - col.z0, 0, col.z1 - col.z0))  # below the traced canal: its lowest values
         sl = ndimage.binary_closing(hard[z], structure=st) | hard[z]
         lab, n = ndimage.label(sl)
         if n == 0:
             continue
-        x = int(round(col.canal_xy[n_, 0]))
-        ys = np.arange(int(round(col.body_y[n_])), int(round(col.canal_xy[n_, 1])) + 1)
-        hit = [lab[y, x] for y in ys if 0 <= y < lab.shape[0] and lab[y, x] > 0]
-        if not hit:
+        x = int(round(col.canal_xy[k, 0]))
+        y0 = int(round(col.body_y[k] - 10.0 / sp[1]))
+        y1 = int(round(col.canal_xy[k, 1] + 15.0 / sp[1]))
+        dx = int(round(6.0 / sp[2]))
+        box = lab[max(0, y0) : max(0, y1 + 1), max(0, x - dx) : x + dx + 1]
+        hit = box[box > 0]
+        if hit.size == 0:
             continue
         comp = lab == np.bincount(hit).argmax()
         xx = np.nonzero(comp.any(axis=0))[0]
@@ -450,7 +456,7 @@ def _sacrum_top(hard: np.ndarray, col: _Column, sp: np.ndarray) -> float | None:
     top = best
     while top + 1 < widths.size and wide[top + 1]:
         top += 1
-    return float(col.z0 + top)
+    return float(z_first + top)
 
 
 # -- discs and levels -----------------------------------------------------------------------
@@ -471,20 +477,30 @@ def _find_discs(line: _Line, profile: np.ndarray, sac_top_z: float | None, cvol:
             "lumbar levels cannot be counted. The study must include the sacrum."
         )
     s_sac = float(np.interp(sac_top_z, line.z_index, line.s))
-    # L5-S1: the disc with the smallest gap to the top of the sacrum
-    cand = [(abs(line.s[m] - s_sac), m, pr) for m, pr in zip(minima, prom, strict=True) if -15.0 <= line.s[m] - s_sac <= 45.0]
-    if not cand:
+    # Dips also occur in the middle of a vertebral body (its marrow is less dense than its
+    # endplates) but they are shallower than a disc's. The discs are the chain of dips 24-50 mm
+    # apart with the largest total depth (dynamic programming); mid-body dips, half a level off,
+    # cannot join it.
+    sm = line.s[minima]
+    best = prom.astype(float).copy()
+    prev = np.full(minima.size, -1)
+    for j in range(minima.size):
+        for i in range(j):
+            if 24.0 <= sm[j] - sm[i] <= 50.0 and best[i] + prom[j] > best[j]:
+                best[j] = best[i] + prom[j]
+                prev[j] = i
+    j = int(np.argmax(best))
+    chain = []
+    while j >= 0:
+        chain.append(j)
+        j = int(prev[j])
+    chain = chain[::-1]
+    # L5-S1: the disc of that chain with the smallest gap to the top of the sacrum
+    near = [(abs(sm[k] - s_sac), k) for k in chain if sm[k] - s_sac <= 15.0]
+    if not near:
         raise LumbarError("No disc was found just above the sacrum (the L5-S1 disc); the levels cannot be counted.")
-    _, m0, _ = min(cand)
-    chosen = [int(m0)]
-    while True:
-        s_prev = line.s[chosen[-1]]
-        gap_prev = line.s[chosen[-1]] - line.s[chosen[-2]] if len(chosen) > 1 else 34.0
-        lo, hi = s_prev + max(20.0, 0.65 * gap_prev), s_prev + min(50.0, 1.45 * gap_prev)
-        nxt = [(pr, m) for m, pr in zip(minima, prom, strict=True) if lo <= line.s[m] <= hi]
-        if not nxt:
-            break
-        chosen.append(int(max(nxt)[1]))
+    k0 = min(near)[1]
+    chosen = [int(minima[k]) for k in chain[chain.index(k0) :]]
     names = ["L5-S1", "L4-L5", "L3-L4", "L2-L3", "L1-L2", "T12-L1", "T11-T12", "T10-T11", "T9-T10"]
     discs = []
     for k, m in enumerate(chosen[: len(names)]):
