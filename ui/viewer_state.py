@@ -61,11 +61,14 @@ class ViewerState(QObject):
         self.cursorChanged.emit()
         self.measurementsChanged.emit()
 
-    def set_cursor(self, lps: np.ndarray) -> None:
-        """Move the cursor, keeping it inside the volume."""
+    def set_cursor(self, lps: np.ndarray, *, snap: bool = False) -> None:
+        """Move the cursor, keeping it inside the volume; with ``snap`` onto the nearest voxel
+        centre (a click: the other views then show whole slices, not a blend of two)."""
         if self.volume is None:
             return
         idx = self.volume.lps_to_index(lps)
+        if snap:
+            idx = np.rint(idx)
         hi = np.asarray(self.volume.size_ijk, float) - 1
         clamped = self.volume.index_to_lps(np.clip(idx, 0, hi))
         if not np.allclose(clamped, self.cursor, rtol=0, atol=1e-9):

@@ -54,13 +54,24 @@ def pytest_runtest_setup(item):
     return (yield)
 
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_FAILED] = True  # its traceback holds the window: no leak check then
+    return report
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """check_gc, as pyvistaqt's: once every fixture is torn down, fail a test that left VTK
     views unreleased or VTK objects alive."""
     result = yield
     before = item.stash.get(_VTK_BEFORE, None)
-    if before is None:
+    if before is None or item.stash.get(_FAILED, False):
         return result
     # pytest keeps the fixture values (the window) in item.funcargs until after this hook;
     # teardown is over, so let them go now and see what they leave behind

@@ -488,7 +488,7 @@ class SliceView(VtkWidget):
             "wl": self.state.window_level, "zoom": self._zoom,
         }
         if mode == "cursor":
-            self.state.set_cursor(self.display_to_lps(pos.x(), pos.y()))
+            self.state.set_cursor(self.display_to_lps(pos.x(), pos.y()), snap=True)
             self.render()
         elif mode in ("distance", "angle"):
             self._pending.append(self.display_to_lps(pos.x(), pos.y()))
@@ -511,7 +511,7 @@ class SliceView(VtkWidget):
             drag["moved"] = True
         mode = drag["mode"]
         if mode == "cursor":
-            self.state.set_cursor(self.display_to_lps(pos.x(), pos.y()))
+            self.state.set_cursor(self.display_to_lps(pos.x(), pos.y()), snap=True)
         elif mode == "window_level":
             wl = drag_window(drag["wl"], dx, dy, self.state.value_range)
             self.state.set_window_level(wl.width, wl.level)
