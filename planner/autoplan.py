@@ -217,8 +217,10 @@ def evaluate_candidates(
     dt = lc / (nc - 1)
     t = k * dt[owner]  # distance from the target
     depth = lc[owner] - t  # depth below the entry
-    pts = tgt[None] + t[:, None] * u[sel][owner]
-    ijk = maps.to_index(pts)
+    # the index <-> LPS map is affine: step along each path in index space (no per-point matmul)
+    ijk_t = maps.to_index(tgt[None])[0]
+    du = maps.to_index(tgt[None] + u[sel]) - ijk_t[None]  # index-space step per mm along each path
+    ijk = ijk_t[None] + t[:, None] * du[owner]
     vals = trilinear(maps.stack, ijk)
 
     # target region
@@ -249,7 +251,7 @@ def evaluate_candidates(
         unsafe = np.zeros(len(sel), dtype=bool)
 
     # air: after 1.5 mm below the entry the path must stay in the (hole-filled) body
-    body = maps.body_at(pts)
+    body = maps.body_at_index(ijk)
     air_pt = (~body) & (depth > 1.5) & (t > 0.01)
     air = np.add.reduceat(air_pt.astype(np.int32), offsets) > 0
     out["air"][sel] = air

@@ -66,7 +66,7 @@ DEFAULT_OPTIONS = SafetyOptions()
 
 
 # -- interpolation ---------------------------------------------------------------------------
-def trilinear(stack: np.ndarray, ijk: np.ndarray, chunk: int = 400_000) -> np.ndarray:
+def trilinear(stack: np.ndarray, ijk: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Trilinear interpolation of ``stack`` (nz, ny, nx, S) at continuous indices ``ijk`` (N, 3)
     in (i, j, k) order; all S channels in one gather. Indices are clamped to the grid."""
     nz, ny, nx, s = stack.shape
@@ -86,22 +86,26 @@ def trilinear(stack: np.ndarray, ijk: np.ndarray, chunk: int = 400_000) -> np.nd
         i0 = np.minimum(x.astype(np.int64), max(nx - 2, 0))
         j0 = np.minimum(y.astype(np.int64), max(ny - 2, 0))
         k0 = np.minimum(z.astype(np.int64), max(nz - 2, 0))
-        fx = (x - i0).astype(np.float32)[:, None]
-        fy = (y - j0).astype(np.float32)[:, None]
-        fz = (z - k0).astype(np.float32)[:, None]
+        fx = (x - i0).astype(np.float32)
+        fy = (y - j0).astype(np.float32)
+        fz = (z - k0).astype(np.float32)
+        gx, gy, gz = 1 - fx, 1 - fy, 1 - fz
         base = (k0 * ny + j0) * nx + i0
-        c00 = flat[base]
-        c00 += (flat[base + dx] - c00) * fx
-        c10 = flat[base + dy]
-        c10 += (flat[base + dy + dx] - c10) * fx
-        c01 = flat[base + dz]
-        c01 += (flat[base + dz + dx] - c01) * fx
-        c11 = flat[base + dz + dy]
-        c11 += (flat[base + dz + dy + dx] - c11) * fx
-        c00 += (c10 - c00) * fy
-        c01 += (c11 - c01) * fy
-        c00 += (c01 - c00) * fz
-        out[a : a + chunk] = c00
+        acc = np.zeros((len(p), s), dtype=np.float32)
+        for off, w in (
+            (0, gx * gy * gz),
+            (dx, fx * gy * gz),
+            (dy, gx * fy * gz),
+            (dy + dx, fx * fy * gz),
+            (dz, gx * gy * fz),
+            (dz + dx, fx * gy * fz),
+            (dz + dy, gx * fy * fz),
+            (dz + dy + dx, fx * fy * fz),
+        ):
+            corner = np.take(flat, base + off if off else base, axis=0)
+            corner *= w[:, None]
+            acc += corner
+        out[a : a + chunk] = acc
     return out
 
 
@@ -236,7 +240,11 @@ class ClearanceMaps:
 
     def body_at(self, lps: np.ndarray) -> np.ndarray:
         """Inside the (hole-filled) body at each point (nearest voxel; False outside the crop)."""
-        idx = np.rint(self.to_index(np.asarray(lps, dtype=float).reshape(-1, 3))).astype(np.int64)
+        return self.body_at_index(self.to_index(np.asarray(lps, dtype=float).reshape(-1, 3)))
+
+    def body_at_index(self, ijk: np.ndarray) -> np.ndarray:
+        """:meth:`body_at` for continuous crop indices (i, j, k)."""
+        idx = np.rint(ijk).astype(np.int64)
         nx, ny, nz = self.crop.size_ijk
         ok = (idx[:, 0] >= 0) & (idx[:, 0] < nx) & (idx[:, 1] >= 0) & (idx[:, 1] < ny) & (idx[:, 2] >= 0) & (idx[:, 2] < nz)
         out = np.zeros(len(idx), dtype=bool)
