@@ -14,7 +14,7 @@ from imaging.errors import ImagingError
 from planner.errors import PlanError
 
 # Commands in the order --help lists them; each is a module in planner.commands.
-COMMANDS = ("scan", "convert", "plan", "check")
+COMMANDS = ("scan", "convert", "segment", "plan", "check")
 
 
 def build_parser() -> argparse.ArgumentParser:
