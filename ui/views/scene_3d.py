@@ -79,7 +79,6 @@ class Scene3D(VtkWidget):
             actor = vtkImageActor()
             actor.GetMapper().SetInputConnection(view.output_port())
             actor.InterpolateOff()
-            actor.SetOpacity(0.9)
             self._plane_actors.append(actor)
         self._on_cursor()
 

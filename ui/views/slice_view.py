@@ -137,7 +137,8 @@ class SliceView(VtkWidget):
         self._actor = vtkImageActor()
         self._actor.GetMapper().SetInputConnection(self._wl.GetOutputPort())
         self._actor.InterpolateOff()
-        self._cross_actor, self._cross_poly = _lines_actor(CROSSHAIR_COLOUR, 1.0, 0.8)
+        self._cross_actor, self._cross_poly = _lines_actor(CROSSHAIR_COLOUR, 1.0)  # opaque: a translucent prop costs a
+        # whole extra render pass in software rendering (5 ms a frame)
         self._measure_actor, self._measure_poly = _lines_actor(MEASURE_COLOUR, 2.0)
         self._pending_actor, self._pending_poly = _lines_actor(PENDING_COLOUR, 1.5)
         self._measure_labels: list[vtkTextActor] = []
