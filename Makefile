@@ -15,7 +15,7 @@ SYSTEM_PACKAGES := libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 \
 # Headless drawing for tests: Qt off-screen, VTK through OSMesa.
 HEADLESS_ENV := QT_QPA_PLATFORM=offscreen VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow
 
-.PHONY: run test system-deps venv samples lint bench clean
+.PHONY: run test system-deps venv samples phantoms lint bench clean FORCE
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
@@ -38,7 +38,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-run: system-deps venv
+# Generated phantom studies (not committed): rebuilt when missing or older than their generator.
+PHANTOM_STAMP := sample_dicom/.phantoms.stamp
+PHANTOM_OUTPUTS := $(foreach n,knee_ct knee_mr shoulder_ct hip_ct,sample_dicom/$(n)/labels.nrrd)
+$(PHANTOM_STAMP): $(wildcard imaging/phantoms/*.py) imaging/dicom/write.py imaging/labelmap.py \
+    $(if $(filter-out $(wildcard $(PHANTOM_OUTPUTS)),$(PHANTOM_OUTPUTS)),FORCE) | venv
+	$(PY) -m imaging.phantoms
+	@touch $@
+
+phantoms: $(PHANTOM_STAMP)
+
+FORCE:
+
+run: system-deps venv $(PHANTOM_STAMP)
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ -z "$$QT_QPA_PLATFORM" ]; then \
 	    echo "No display found. Run it under a virtual screen:  xvfb-run -a make run"; \
 	    echo "or render a picture of the window headless:  $(VENV)/bin/injection-planner --screenshot window.png"; \
@@ -46,11 +58,12 @@ run: system-deps venv
 	fi
 	$(VENV)/bin/injection-planner $(ARGS)
 
-test: system-deps venv
+test: system-deps venv $(PHANTOM_STAMP)
 	$(HEADLESS_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 samples: venv
 	$(PY) -m imaging.samples
+	@touch $(PHANTOM_STAMP)
 
 lint: venv
 	$(VENV)/bin/ruff check imaging planner ui tests benchmarks
