@@ -81,14 +81,19 @@ def body_mask(
     volume: Volume,
     *,
     threshold: float | None = None,
+    coarse: np.ndarray | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> np.ndarray:
-    """Boolean ``(nz, ny, nx)`` mask of the patient: no table, internal air filled."""
+    """Boolean ``(nz, ny, nx)`` mask of the patient: no table, internal air filled.
+
+    ``coarse``: the block mean of the volume on ``CoarseGrid.for_volume(volume, 2.0)`` when the
+    caller has it already (saves one pass over the study)."""
     steps = Steps(progress, cancel)
     steps(0.0, "Finding the body outline")
     grid = CoarseGrid.for_volume(volume, 2.0)
-    coarse = grid.down_mean(volume.array)
+    if coarse is None or coarse.shape != grid.coarse_shape:
+        coarse = grid.down_mean(volume.array)
     thr = body_threshold(volume, coarse) if threshold is None else float(threshold)
     tissue = coarse > thr
     sp_c = spacing_zyx(volume) * np.asarray(grid.factors)

@@ -5,8 +5,8 @@ enclosed by cortex are filled per axial slice (only voxels above 60 HU, so the s
 other fluid spaces stay open). Bones are split on a ~2 mm grid: connected components, and
 touching bones (a femoral head in its acetabulum, vertebrae over their facet joints) separated by
 a watershed on the distance to the bone surface, started from the distance maxima that stand
-3 mm above the neck between them (h-maxima). The
-labels are mapped back onto the study's grid voxel by voxel (nearest coarse label).
+3 mm above the neck between them (h-maxima). The labels are mapped back onto the study's grid
+voxel by voxel (nearest coarse label).
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from scipy import ndimage
 from imaging.errors import ImagingError
 from imaging.labelmap import Label, LabelMap, Legend
 from imaging.progress import Cancel, Progress
-from imaging.segmentation.common import CoarseGrid, Steps, components, is_ct, spacing_zyx
+from imaging.segmentation.common import (
+    CoarseGrid,
+    Steps,
+    components,
+    fill_holes_slices,
+    is_ct,
+    spacing_zyx,
+)
 from imaging.volume import Volume
 
 __all__ = [
@@ -51,14 +58,7 @@ def bone_mask(
     if fill:
         from imaging.segmentation.body import axial_axis
 
-        axis = axial_axis(volume)
-        dense = arr >= MARROW_HU
-        filled = np.empty_like(mask)
-        mv_in, mv_out, mv_d = (np.moveaxis(a, axis, 0) for a in (mask, filled, dense))
-        for k in range(mv_in.shape[0]):
-            sl = mv_in[k]
-            mv_out[k] = (ndimage.binary_fill_holes(sl) & mv_d[k]) | sl if sl.any() else sl
-        mask = filled
+        mask = (fill_holes_slices(mask, axis=axial_axis(volume)) & (arr >= MARROW_HU)) | mask
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
     min_vox = max(1, int(round(min_volume_ml / voxel_ml)))
     if min_vox > 1:

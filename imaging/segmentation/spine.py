@@ -82,9 +82,9 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
     steps = Steps(progress, cancel)
     vol, flips = _canonical(volume)
     steps(0.0, "Body outline")
-    body = body_mask(vol, progress=steps.sub(0.0, 0.25), cancel=cancel)
     grid = CoarseGrid.for_volume(vol, 2.0)
     c = grid.down_mean(vol.array)
+    body = body_mask(vol, coarse=c, progress=steps.sub(0.0, 0.25), cancel=cancel)
     cvol = grid.coarse_volume(vol, c)
     sp = spacing_zyx(cvol)
     body_c = grid.down_fraction(body) >= 0.5
