@@ -43,7 +43,7 @@ SLICER_PAA_S = 6.0
 
 
 def build_labels(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> tuple[LabelMap, np.ndarray]:
-    """A trunk-like body with a target 60 mm deep and five structures around it (slice by slice)."""
+    """A trunk-like body with a target 45 mm deep and five structures around it (slice by slice)."""
     nz, ny, nx = shape
     aff = affine_from_geometry((-(nx - 1) * spacing[0] / 2, -(ny - 1) * spacing[1] / 2, 0.0), spacing, np.eye(3))
     arr = np.zeros(shape, dtype=np.uint8)
@@ -51,11 +51,11 @@ def build_labels(shape: tuple[int, int, int], spacing: tuple[float, float, float
     y = (np.arange(ny) - (ny - 1) / 2) * spacing[1]
     yy, xx = np.meshgrid(y, x, indexing="ij")
     zc = (nz - 1) * spacing[2] / 2
-    target = np.array([0.0, 40.0, zc])  # posterior: the back's skin is at y = 100
+    target = np.array([0.0, 40.0, zc])  # posterior: the back's skin is at y = 85, 45 mm behind it
     for k in range(nz):
         z = k * spacing[2]
         s = arr[k]
-        s[(xx / 170) ** 2 + (yy / 100) ** 2 <= 1] = 1  # body
+        s[(xx / 170) ** 2 + (yy / 85) ** 2 <= 1] = 1  # body
         s[(np.abs(xx) <= 12) & (yy >= 48) & (yy <= 56) & (np.abs(z - zc) >= 6)] = 2  # laminae (gap = window)
         s[(xx**2 + (yy - 10) ** 2) <= 20**2] = 3  # vertebral body
         s[((xx - 25) ** 2 + (yy - 5) ** 2) <= 6**2] = 4  # artery

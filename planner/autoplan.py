@@ -15,8 +15,10 @@ For planning, review and training; not a medical device.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -206,56 +208,72 @@ def evaluate_candidates(
     if len(sel) == 0:
         return out
 
-    # sample points of every path, target outwards, <= step apart
+    # sample points of every path, target outwards, <= step apart; the index <-> LPS map is
+    # affine, so each path steps in index space (no per-point matrix product)
     step = min(float(options.step_mm), 0.5)
     lc = length[sel]
     nc = np.maximum(2, np.ceil(lc / step).astype(np.int64) + 1)
-    offsets = np.concatenate([[0], np.cumsum(nc)[:-1]])
-    total = int(nc.sum())
-    owner = np.repeat(np.arange(len(sel)), nc)
-    k = np.arange(total) - offsets[owner]
-    dt = lc / (nc - 1)
-    t = k * dt[owner]  # distance from the target
-    depth = lc[owner] - t  # depth below the entry
-    # the index <-> LPS map is affine: step along each path in index space (no per-point matmul)
+    dt = (lc / (nc - 1)).astype(np.float32)
     ijk_t = maps.to_index(tgt[None])[0]
-    du = maps.to_index(tgt[None] + u[sel]) - ijk_t[None]  # index-space step per mm along each path
-    ijk = ijk_t[None] + t[:, None] * du[owner]
-    vals = trilinear(maps.stack, ijk)
-
-    # target region
+    du = (maps.to_index(tgt[None] + u[sel]) - ijk_t[None]).astype(np.float32)  # index step per mm
     tlab = choose_target(maps, Trajectory("candidate", tuple(tgt + 10 * u[sel[0]]), tuple(tgt), needle, "", constraints.target_structure))  # type: ignore[arg-type]
-    if tlab is not None:
-        in_region = vals[:, maps.index[tlab.name]] <= options.target_region_mm
-    else:
-        in_region = np.zeros(total, dtype=bool)
+    tch = maps.index[tlab.name] if tlab is not None else -1
+    ch = np.array([maps.index[n] for n in names], dtype=np.int64)
+    base = np.array([margins[n].margin_mm for n in names], dtype=np.float32) + np.float32(needle.radius_mm)
+    grow = np.array([margins[n].grows_with_depth for n in names], dtype=np.float32) * np.float32(needles.DEFLECTION_MM_PER_10MM[needle.tip] / 10.0)
+    wall = np.array([lab.kind in margins_mod.WALL_KINDS for lab in obstacle], dtype=bool)
+    any_wall = bool(wall.any()) and tch >= 0
+    region = np.float32(options.target_region_mm)
+    ex = np.empty((len(sel), len(obstacle)), dtype=np.float32)
+    air = np.zeros(len(sel), dtype=bool)
+    stack, body = maps.stack, maps.body
+    bz, by, bx = body.shape
+    body_flat = body.reshape(-1)
+    ijk_t32 = ijk_t.astype(np.float32)
 
-    # clearance minus required margin, every obstacle channel at once
-    if obstacle:
-        ch = np.array([maps.index[n] for n in names])
-        base = np.array([margins[n].margin_mm for n in names], dtype=np.float32)
-        grows = np.array([margins[n].grows_with_depth for n in names])
-        wall = np.array([lab.kind in margins_mod.WALL_KINDS for lab in obstacle])
-        rate = needles.DEFLECTION_MM_PER_10MM[needle.tip] / 10.0
-        v = vals[:, ch]
-        required = base[None, :] + (grows[None, :] * np.float32(rate)) * depth.astype(np.float32)[:, None]
-        excess = v - np.float32(needle.radius_mm) - required
-        if wall.any():
-            w = in_region[:, None] & wall[None, :]
-            np.copyto(excess, v, where=w)
-        ex = np.minimum.reduceat(excess, offsets, axis=0)
-        out["excess"][sel] = ex
-        unsafe = np.any(ex < 0, axis=1)
-    else:
-        ex = np.zeros((len(sel), 0), dtype=np.float32)
-        unsafe = np.zeros(len(sel), dtype=bool)
+    # blocks of whole candidates, ~16k points each: every step stays in the CPU cache; numpy
+    # releases the GIL, so the blocks run on all cores
+    ends = np.cumsum(nc)
+    starts = [0]
+    while starts[-1] < len(sel):
+        c0 = starts[-1]
+        c1 = int(np.searchsorted(ends, (ends[c0 - 1] if c0 else 0) + 16384, side="right"))
+        starts.append(max(c1, c0 + 1))
 
-    # air: after 1.5 mm below the entry the path must stay in the (hole-filled) body
-    body = maps.body_at_index(ijk)
-    air_pt = (~body) & (depth > 1.5) & (t > 0.01)
-    air = np.add.reduceat(air_pt.astype(np.int32), offsets) > 0
+    def run_block(c0: int, c1: int) -> None:
+        n_b = nc[c0:c1]
+        offs = np.concatenate([[0], np.cumsum(n_b)[:-1]])
+        owner = np.repeat(np.arange(c1 - c0), n_b)
+        k = np.arange(int(n_b.sum()), dtype=np.float32) - offs[owner].astype(np.float32)
+        t = k * dt[c0:c1][owner]  # distance from the target
+        depth = lc[c0:c1][owner].astype(np.float32) - t  # depth below the entry
+        ijk = ijk_t32[None] + t[:, None] * du[c0:c1][owner]
+        vals = trilinear(stack, ijk, chunk=len(ijk))
+        if len(obstacle):
+            v = vals[:, ch]
+            excess = v - base[None, :] - grow[None, :] * depth[:, None]
+            if any_wall:
+                w = (vals[:, tch] <= region)[:, None] & wall[None, :]
+                np.copyto(excess, v, where=w)
+            ex[c0:c1] = np.minimum.reduceat(excess, offs, axis=0)
+        # air: after 1.5 mm below the entry the path must stay in the (hole-filled) body
+        idx = np.rint(ijk).astype(np.int64)
+        inside = (idx[:, 0] >= 0) & (idx[:, 0] < bx) & (idx[:, 1] >= 0) & (idx[:, 1] < by) & (idx[:, 2] >= 0) & (idx[:, 2] < bz)
+        flat = (np.clip(idx[:, 2], 0, bz - 1) * by + np.clip(idx[:, 1], 0, by - 1)) * bx + np.clip(idx[:, 0], 0, bx - 1)
+        out_body = ~(body_flat.take(flat) & inside) & (depth > 1.5) & (t > 0.01)
+        air[c0:c1] = np.logical_or.reduceat(out_body, offs)
+
+    pairs = list(zip(starts[:-1], starts[1:], strict=True))
+    workers = min(len(pairs), os.cpu_count() or 1, 8)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda p: run_block(*p), pairs))
+    else:
+        for c0, c1 in pairs:
+            run_block(c0, c1)
+    out["excess"][sel] = ex
     out["air"][sel] = air
-    unsafe |= air
+    unsafe = np.any(ex < 0, axis=1) | air
 
     conflict = np.zeros(len(sel), dtype=bool)
     for other in constraints.avoid:
