@@ -191,27 +191,38 @@ def _same_grid_on_disk(path: Path, volume: Volume) -> bool:
     return bool(np.allclose(other.index_to_lps(corners), volume.index_to_lps(corners), atol=0.01))
 
 
-def skin_mesh(labelmap_or_body_mask: LabelMap | np.ndarray, volume: Volume | None = None, *, step: int | None = None) -> Mesh:
+def skin_mesh(
+    labelmap_or_body_mask: LabelMap | np.ndarray,
+    volume: Volume | None = None,
+    *,
+    resolution_mm: float = 2.0,
+) -> Mesh:
     """The skin surface as a mesh (LPS mm, normals pointing away from the patient).
 
     Given a label map, the body is every labelled voxel with holes filled; given a boolean mask,
-    the mask. Faces where the field of view cuts the body are left out (they are not skin)."""
+    the mask. The surface is made on a grid of about ``resolution_mm`` (block fractions of the
+    study's voxels, so a 512 x 512 x 300 CT takes well under a second). Faces where the field of
+    view cuts the body are left out: they are not skin."""
     from scipy import ndimage
+
+    from imaging.segmentation.common import CoarseGrid
 
     if isinstance(labelmap_or_body_mask, LabelMap):
         volume = volume or labelmap_or_body_mask.volume
-        body = ndimage.binary_fill_holes(labelmap_or_body_mask.volume.array > 0)
+        body = labelmap_or_body_mask.volume.array > 0
     else:
         if volume is None:
             raise ValueError("skin_mesh needs the volume when given a mask")
         body = np.asarray(labelmap_or_body_mask, dtype=bool)
-    if step is None:
-        step = max(1, int(round(1.5 / float(np.min(volume.spacing)))))
-    mesh = surface_mesh(body, volume, step=step)
+    grid = CoarseGrid.for_volume(volume, resolution_mm)
+    coarse = grid.down_fraction(body) >= 0.5
+    coarse = ndimage.binary_fill_holes(coarse)
+    cvol = grid.coarse_volume(volume)
+    mesh = surface_mesh(coarse, cvol)
     if mesh.is_empty():
         return mesh
-    ijk = volume.lps_to_index(mesh.vertices)
-    hi = np.asarray(volume.size_ijk, dtype=float) - 1
+    ijk = cvol.lps_to_index(mesh.vertices)
+    hi = np.asarray(cvol.size_ijk, dtype=float) - 1
     on_cut = np.any((ijk < 0.0) | (ijk > hi), axis=1)
     keep_face = ~np.any(on_cut[mesh.faces], axis=1)
     faces = mesh.faces[keep_face]
