@@ -187,8 +187,8 @@ def structures() -> list[Structure]:
 
     fem_art = Union(
         RoundBox((0, 20, 30), (33, 17, 26), rr=6),  # trochlea
-        RoundBox((21.5, -6, 18), (15.5, 35, 22), rr=4),  # lateral condyle, distal and posterior
-        RoundBox((-21.5, -6, 18), (15.5, 35, 22), rr=4),  # medial condyle
+        RoundBox((21.5, -6, 15), (15.5, 35, 19), rr=4),  # lateral condyle, distal and posterior
+        RoundBox((-21.5, -6, 15), (15.5, 35, 19), rr=4),  # medial condyle
     )
     tib_art = Union(RoundBox((20, -3, -2), (16, 24, 5), rr=3), RoundBox((-20, -3, -2), (16, 24, 5), rr=3))
     pat_art = RoundBox((3, 32, 41), (20, 7, 19), rr=4)
@@ -199,7 +199,7 @@ def structures() -> list[Structure]:
 
     film = FEMORAL_CARTILAGE_MM + FLUID_MM
     joint = Union(
-        Intersect(Offset(femur, film), Offset(fem_art, 1.0)),
+        Intersect(Offset(femur, film), fem_art),
         RoundBox((20, -3, 3), (16, 24, 7), rr=3),  # tibiofemoral compartments (menisci and cartilage painted over)
         RoundBox((-20, -3, 3), (16, 24, 7), rr=3),
         Intersect(Offset(patella, PATELLAR_CARTILAGE_MM + FLUID_MM), Offset(pat_art, 1.0)),
@@ -256,7 +256,7 @@ def structures() -> list[Structure]:
         Structure("popliteus", "muscle", Tube([(30, -24, -6), (10, -31, -22), (-12, -29, -45)], [3, 5, 6]), "muscle", over=muscle_over),
         Structure("quadriceps tendon", "tendon", _band((3, 49, 58), (1, 40, 112), 34, 7), "tendon", over=soft_over + ("subcutaneous fat",)),
         Structure("patellar tendon", "tendon", _band((2, 44, 20), (4, 28, -30), 26, 5), "tendon", over=soft_over + ("subcutaneous fat",)),
-        Structure("joint space", "target", joint, "fluid", over=soft_over + ("vastus medialis", "intermuscular fat"), forbid=("skin", "subcutaneous fat")),
+        Structure("joint space", "target", joint, "fluid", over=soft_over + ("vastus medialis", "intermuscular fat"), forbid=("skin", "subcutaneous fat"), info={"one_piece_else": "soft tissue"}),
         Structure("anterior cruciate ligament", "tendon", Tube([(10, -20, 18), (2, 6, -2)], 4.5), "ligament"),
         Structure("posterior cruciate ligament", "tendon", Tube([(-8, -6, 20), (-1, -27, -8)], 5), "ligament"),
         Structure("lateral collateral ligament", "tendon", Tube([(42, -8, 28), (46, -27, -28)], 2.5), "ligament", over=soft_over + ("subcutaneous fat", "joint space", "biceps femoris")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imaging.phantoms import knee
-from imaging.phantoms.build import PhantomSpec, SeriesSpec
+from imaging.phantoms.build import SAG, PhantomSpec, SeriesSpec
 from imaging.phantoms.scene import Grid
 
 CT_TAGS = {
@@ -45,4 +45,55 @@ PHANTOMS["knee_ct"] = PhantomSpec(
     patient_name="PHANTOM^KNEE",
     patient_id="PHANTOM-KNEE",
     module="knee",
+)
+
+MR_TAGS = {
+    "MagneticFieldStrength": "1.5",
+    "ImagingFrequency": "63.87",
+    "ImagedNucleus": "1H",
+    "MRAcquisitionType": "2D",
+    "ScanningSequence": "SE",
+    "SequenceVariant": ["SK", "OSP"],
+    "ReceiveCoilName": "KNEE 8CH",
+    "PixelBandwidth": "200",
+    "NumberOfAverages": "2",
+    "PatientPosition": "FFS",
+}
+
+PHANTOMS["knee_mr"] = PhantomSpec(
+    name="knee_mr",
+    title="Right knee MR, T1 and T2 fat-sat (phantom)",
+    description="Synthetic right knee MR with effusion: sagittal T1 and T2 fat-sat, 0.7 mm x 2 mm slices",
+    modality="MR",
+    body_part="KNEE",
+    frame=knee.FRAME,
+    structures=knee.structures,
+    grid=lambda: Grid.make(knee.FRAME, knee.MR_LO, knee.MR_HI, (0.7, 0.7, 2.0), direction=SAG),
+    series=[
+        SeriesSpec("t1", "t1", "SAG T1 TSE (phantom)", 1, {
+            **MR_TAGS, "ScanOptions": "", "RepetitionTime": "550", "EchoTime": "12", "EchoTrainLength": 3,
+            "FlipAngle": "90", "SequenceName": "tse2d1_3", "WindowCenter": "600", "WindowWidth": "1200",
+        }),
+        SeriesSpec("t2fs", "t2fs", "SAG T2 TSE FS (phantom)", 2, {
+            **MR_TAGS, "ScanOptions": "FS", "RepetitionTime": "3800", "EchoTime": "65", "EchoTrainLength": 12,
+            "FlipAngle": "150", "SequenceName": "tse2d1_12", "WindowCenter": "500", "WindowWidth": "1100",
+        }),
+    ],
+    approaches=knee.APPROACHES,
+    dimensions=knee.DIMENSIONS,
+    references=knee.REFERENCES,
+    shows=(
+        "The same adult right knee as `knee_ct` (same anatomy, same patient coordinates), imaged by MR in "
+        "sagittal slices: a T1-weighted series (fat and marrow bright, fluid dark, tendons, ligaments and "
+        "menisci black) and a fat-suppressed T2-weighted series in which the joint effusion, the "
+        "suprapatellar recess and the gutters are bright. Structures: femur, tibia, fibula, patella, "
+        "cartilage, menisci, cruciate and collateral ligaments, quadriceps and patellar tendons, Hoffa's fat "
+        "pad, popliteal artery (flow void) and vein, tibial and common peroneal nerves, genicular arteries, "
+        "muscles, fat and skin."
+    ),
+    study_description="MR KNEE RIGHT (PHANTOM)",
+    patient_name="PHANTOM^KNEE^MR",
+    patient_id="PHANTOM-KNEE-MR",
+    module="knee",
+    render_options={"coil_centre_local": (0.0, 0.0, 10.0), "coil_radius_mm": 120.0},
 )

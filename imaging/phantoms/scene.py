@@ -220,8 +220,25 @@ def rasterise(structures: Sequence[Structure], grid: Grid) -> tuple[np.ndarray, 
         if st.keep:
             mask &= ~np.isin(region, [values[n] for n in st.keep if n in values])
         region[mask] = values[st.name]
+    for st in structures:
+        if st.info.get("one_piece_else"):
+            _keep_largest_piece(labels, values[st.name], values[st.info["one_piece_else"]])
     clear_caches(structures)
     return labels, legend
+
+
+def _keep_largest_piece(labels: np.ndarray, value: int, fallback: int) -> None:
+    """Relabel every piece of ``value`` but the largest (26-connected) as ``fallback``: crumbs
+    that the grid cut off from a cavity are not cavity."""
+    from scipy import ndimage
+
+    mask = labels == value
+    comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3)))
+    if n <= 1:
+        return
+    sizes = np.bincount(comp.ravel())
+    sizes[0] = 0
+    labels[(comp > 0) & (comp != int(np.argmax(sizes)))] = fallback
 
 
 def clear_caches(structures: Sequence[Structure]) -> None:
