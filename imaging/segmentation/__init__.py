@@ -164,11 +164,29 @@ def sample_ground_truth(volume: Volume) -> LabelMap | None:
         path = Path(sample.path) / "labels.nrrd"
         if not path.is_file() or not _same_grid_on_disk(path, volume):
             continue
+        if not _same_series(Path(sample.path), volume):
+            continue
         try:
             return read_labelmap(path, reference=volume)
         except LabelMapError:
             continue
     return None
+
+
+def _same_series(folder: Path, volume: Volume) -> bool:
+    """False when the volume names a series and the sample's first image names another."""
+    if not volume.info.series_uid:
+        return True
+    first = next(iter(sorted(folder.glob("*.dcm"))), None)
+    if first is None:
+        return True
+    try:
+        import pydicom
+
+        ds = pydicom.dcmread(first, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
+    except Exception:  # noqa: BLE001 - an unreadable sample file only means "not this one"
+        return False
+    return str(getattr(ds, "SeriesInstanceUID", "")) == volume.info.series_uid
 
 
 def _same_grid_on_disk(path: Path, volume: Volume) -> bool:

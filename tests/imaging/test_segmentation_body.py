@@ -201,3 +201,23 @@ def test_copy_structures_from_ground_truth_keeps_grid_and_refuses_another_grid()
     other = LabelMap(_grid((10, 20, 21), (1.0, 1.0, 1.0)).with_array(np.zeros((10, 20, 21), np.uint8)), Legend(()))
     with pytest.raises(LabelMapError):
         copy_structures(result, other)
+
+
+def test_a_bundled_sample_ground_truth_is_found_by_its_grid(tmp_path, monkeypatch):
+    import json
+
+    from imaging.labelmap import write_labelmap
+    from imaging.segmentation import sample_ground_truth
+
+    vol = _grid((6, 8, 10), (1.0, 1.0, 2.0), origin=(5.0, -3.0, 40.0))
+    gt = np.zeros(vol.shape, np.uint8)
+    gt[2:4, 3:5, 4:6] = 1
+    folder = tmp_path / "phantom"
+    folder.mkdir()
+    (folder / "sample.json").write_text(json.dumps({"title": "phantom", "description": "test"}))
+    write_labelmap(folder / "labels.nrrd", LabelMap(vol.with_array(gt), Legend((Label(1, "sciatic nerve", "nerve"),))))
+    monkeypatch.setenv("INJECTION_PLANNER_SAMPLES", str(tmp_path))
+    found = sample_ground_truth(vol)
+    assert found is not None and found.mask("sciatic nerve").sum() == 8
+    shifted = _grid((6, 8, 10), (1.0, 1.0, 2.0), origin=(5.0, -3.0, 41.0))
+    assert sample_ground_truth(shifted) is None
