@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["distance_mm", "angle_deg", "Measurement", "nice_length_mm"]
+__all__ = ["distance_mm", "angle_deg", "Measurement", "nice_length_mm", "structure_centre_ijk"]
 
 
 def distance_mm(a: np.ndarray | tuple[float, float, float], b: np.ndarray | tuple[float, float, float]) -> float:
@@ -88,3 +88,19 @@ def nice_length_mm(max_mm: float) -> float:
         if cand <= max_mm * (1 + 1e-9):
             best = cand
     return best
+
+
+def structure_centre_ijk(labels: np.ndarray, value: int) -> np.ndarray | None:
+    """Voxel index ``(i, j, k)`` of a labelled structure's centre: its centroid when that voxel
+    belongs to the structure (a vertebral body), else the structure's voxel nearest the
+    centroid (a curved vessel). None when no voxel has ``value``. ``labels`` is ``(nz, ny, nx)``."""
+    k, j, i = np.nonzero(np.asarray(labels) == value)
+    if k.size == 0:
+        return None
+    pts = np.stack([i, j, k], axis=1).astype(float)
+    centroid = np.rint(pts.mean(axis=0)).astype(int)
+    ci, cj, ck = centroid
+    if labels[ck, cj, ci] == value:
+        return centroid
+    nearest = pts[np.argmin(((pts - centroid) ** 2).sum(axis=1))]
+    return nearest.astype(int)

@@ -32,11 +32,15 @@ from PySide6.QtWidgets import (
 
 import imaging
 from imaging.dicom.write import DISCLAIMER
+from imaging.errors import LabelMapError
+from imaging.labelmap import LabelMap, read_labelmap, write_labelmap
+from imaging.mesh import Mesh, surface_mesh
 from imaging.planes import AXIAL, CORONAL, SAGITTAL
-from imaging.samples import list_samples
-from imaging.volume import Volume
+from imaging.samples import list_samples, samples_dir
+from imaging.volume import Volume, affine_from_geometry
 from imaging.windowing import MR_AUTO, presets_for
 from ui.panels.measurements import MeasurementsPanel
+from ui.panels.structures import StructuresPanel
 from ui.panels.study_browser import StudyBrowser
 from ui.screenshot import save_png
 from ui.settings import app_settings
@@ -54,6 +58,44 @@ WL_ACTIONS = {"wl_bone": "bone", "wl_soft_tissue": "soft tissue", "wl_spine": "s
 def key_text(keys: tuple[str, ...]) -> str:
     """Keys as the user's platform writes them, e.g. ``"Ctrl+Shift+S"``."""
     return ", ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) for k in keys)
+
+
+def _segmentation_tasks() -> tuple[str, ...]:
+    try:
+        from imaging.segmentation import TASKS
+    except ImportError:
+        return ("auto",)
+    return tuple(TASKS)
+
+
+def label_meshes(labelmap: LabelMap, *, progress=None, cancel=None) -> dict[int, Mesh]:
+    """A surface per labelled structure present (not the rest of the body, kind ``other``), for
+    the 3D view; coarser (every second voxel) on large studies."""
+    vol = labelmap.volume
+    step = 1 if vol.array.size <= 6_000_000 else 2
+    labels = [lab for lab in labelmap.present() if lab.kind != "other"]
+    out: dict[int, Mesh] = {}
+    for n, lab in enumerate(labels):
+        if cancel is not None and cancel():
+            raise imaging.CancelledError("Cancelled.")
+        if progress is not None:
+            progress(n / max(len(labels), 1), f"Surface of {lab.name}")
+        out[lab.value] = _cropped_surface(vol, lab.value, step)
+    if progress is not None:
+        progress(1.0, "Surfaces done")
+    return out
+
+
+def _cropped_surface(vol: Volume, value: int, step: int) -> Mesh:
+    """The surface of one label, computed on its bounding box (plus a margin) only."""
+    mask = vol.array == value
+    nz = [np.nonzero(mask.any(axis=a))[0] for a in ((1, 2), (0, 2), (0, 1))]
+    lo = [max(int(n[0]) - 3, 0) for n in nz]
+    hi = [min(int(n[-1]) + 4, size) for n, size in zip(nz, vol.shape, strict=True)]
+    crop = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    origin = vol.index_to_lps((lo[2], lo[1], lo[0]))
+    sub = Volume(crop, affine_from_geometry(origin, vol.spacing, vol.direction))
+    return surface_mesh(crop, sub, step=step)
 
 
 class ShortcutsDialog(QDialog):
@@ -129,6 +171,15 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.measurements_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.measurements_dock = dock
+        self.structures_panel = StructuresPanel(self.state, _segmentation_tasks(), self)
+        self.structures_panel.segmentRequested.connect(self.segment)
+        sdock = QDockWidget("Structures", self)
+        sdock.setObjectName("structures_dock")
+        sdock.setWidget(self.structures_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, sdock)
+        self.tabifyDockWidget(dock, sdock)
+        self.structures_dock = sdock
+        self.labelmap_path: Path | None = None
 
         self.actions_by_id: dict[str, QAction] = {}
         self.view_actions: dict[tuple[str, str], QAction] = {}
@@ -140,6 +191,9 @@ class MainWindow(QMainWindow):
         self.state.toolChanged.connect(self._on_tool)
         self.state.displayChanged.connect(self._on_display)
         self.state.volumeChanged.connect(self._on_volume)
+        self.state.labelDisplayChanged.connect(
+            lambda: self.actions_by_id["toggle_labels"].setChecked(self.state.show_labels)
+        )
         app = QApplication.instance()
         if app is not None:
             app.focusChanged.connect(self._on_focus)
@@ -172,6 +226,10 @@ class MainWindow(QMainWindow):
             "quit": self.close,
             "toggle_planes": lambda: self.state.set_show_planes_3d(self.actions_by_id["toggle_planes"].isChecked()),
             "toggle_crosshairs": lambda: self.state.set_show_crosshairs(self.actions_by_id["toggle_crosshairs"].isChecked()),
+            "toggle_labels": lambda: self.state.set_show_labels(self.actions_by_id["toggle_labels"].isChecked()),
+            "segment": lambda: self.segment(self.structures_panel.task()),
+            "load_labels": lambda: self.load_labelmap(),
+            "save_labels": lambda: self.save_labelmap(),
             "layout_toggle": lambda: self.toggle_maximise(self.active_view_name),
             "remove_measurement": self.measurements_panel.remove_selected,
             "clear_measurements": self.state.clear_measurements,
@@ -206,6 +264,7 @@ class MainWindow(QMainWindow):
         self.actions_by_id["tool_cursor"].setChecked(True)
         self.actions_by_id["toggle_planes"].setChecked(self.state.show_planes_3d)
         self.actions_by_id["toggle_crosshairs"].setChecked(self.state.show_crosshairs)
+        self.actions_by_id["toggle_labels"].setChecked(self.state.show_labels)
         self._menu("File").insertSeparator(self.actions_by_id["quit"])
 
     def _build_view_action(self, spec: ActionSpec) -> None:
@@ -441,6 +500,110 @@ class MainWindow(QMainWindow):
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.open()
         self._error_box = box
+
+    # -- segmentation and label maps ----------------------------------------------------------
+    def _run(self, fn, on_success, what: str) -> Task:
+        """Run ``fn(progress, cancel)`` on a worker thread with the progress bar and Cancel."""
+        if self.task is not None and self.task.is_running():
+            self.task.cancel()
+            self.task.wait()
+        task = Task(fn, self)
+        task.progressed.connect(self._on_progress)
+        task.succeeded.connect(on_success)
+        task.failed.connect(lambda exc: self.show_error(f"Could not {what}", exc))
+        task.done.connect(self._on_task_done)
+        self.task = task
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.statusBar().showMessage(f"{what.capitalize()} ...")
+        task.start()
+        return task
+
+    def segment(self, task_name: str = "auto") -> Task | None:
+        """Segment the study for ``task_name`` on a worker thread; labels and surfaces appear
+        when it is done (Ctrl+G)."""
+        vol = self.state.volume
+        if vol is None:
+            self.show_error("Nothing to segment", "Open a study first.")
+            return None
+        from imaging.segmentation import segment
+
+        def work(progress, cancel):
+            lm = segment(vol, task_name, progress=lambda f, m="": progress(0.8 * f, m), cancel=cancel)
+            return lm, label_meshes(lm, progress=lambda f, m="": progress(0.8 + 0.2 * f, m), cancel=cancel)
+
+        return self._run(work, self._show_labels, f"segment ({task_name})")
+
+    def _show_labels(self, result: tuple[LabelMap, dict[int, Mesh]]) -> None:
+        lm, meshes = result
+        try:
+            self.state.set_labelmap(lm)
+        except LabelMapError as exc:  # the study changed while it ran
+            self.show_error("Could not show the label map", exc)
+            return
+        self.scene.set_label_surfaces(meshes)
+        self.state.set_show_labels(True)
+        self.statusBar().showMessage(f"{len(lm.legend)} structures", 5000)
+
+    def load_labelmap(self, path: str | Path | None = None) -> Task | None:
+        """Read a label map of this study (refused if it lies on another grid)."""
+        vol = self.state.volume
+        if vol is None:
+            self.show_error("No study", "Open the study before its label map.")
+            return None
+        if path is None:
+            start = str(self.settings.value("files/last_labels_folder", "") or "")
+            chosen, _ = QFileDialog.getOpenFileName(self, "Load label map", start, "Label maps (*.nrrd *.nii.gz *.nii *.mha)")
+            if not chosen:
+                return None
+            path = chosen
+        path = Path(path)
+        self.settings.setValue("files/last_labels_folder", str(path.parent))
+
+        def work(progress, cancel):
+            lm = read_labelmap(path, reference=vol)
+            return lm, label_meshes(lm, progress=progress, cancel=cancel)
+
+        def done(result):
+            self.labelmap_path = path
+            self._show_labels(result)
+
+        return self._run(work, done, f"load the label map {path.name}")
+
+    def save_labelmap(self, path: str | Path | None = None) -> Path | None:
+        """Write the label map (and its legend and landmarks) atomically; never into a bundled
+        sample's folder, whose ground truth must stay as shipped."""
+        lm = self.state.labelmap
+        if lm is None:
+            self.show_error("Nothing to save", "There is no label map: segment the study or load one first.")
+            return None
+        if path is None:
+            start = Path(str(self.settings.value("files/last_labels_folder", "") or Path.home()))
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save label map", str(start / "labels.nrrd"), "Label maps (*.nrrd *.nii.gz)")
+            if not chosen:
+                return None
+            path = chosen
+        path = Path(path)
+        if not (path.name.endswith(".nrrd") or path.name.endswith(".nii.gz")):
+            path = path.with_name(path.name + ".nrrd")
+        samples = samples_dir().resolve()
+        target = path.resolve()
+        if target == samples or samples in target.parents:
+            self.show_error(
+                "Label map not saved",
+                f"{path} is inside the bundled sample studies ({samples}); a sample's ground truth is never "
+                "overwritten. Choose a folder outside sample_dicom.",
+            )
+            return None
+        try:
+            out = write_labelmap(path, lm)
+        except (OSError, LabelMapError) as exc:
+            self.show_error("Label map not saved", str(exc))
+            return None
+        self.settings.setValue("files/last_labels_folder", str(out.parent))
+        self.statusBar().showMessage(f"Saved {out}", 5000)
+        return out
 
     # -- export ------------------------------------------------------------------------------
     def export_png(self, target: str, path: str | Path | None = None) -> Path | None:

@@ -28,6 +28,8 @@ class ActionSpec:
 ACTIONS: tuple[ActionSpec, ...] = (
     # File
     ActionSpec("open_folder", "&Open DICOM folder...", ("Ctrl+O",), "File", tip="Scan a folder and choose a series"),
+    ActionSpec("load_labels", "&Load label map...", ("Ctrl+Shift+O",), "File", tip="A label map of this study (NAME.nrrd with NAME.json)"),
+    ActionSpec("save_labels", "Sa&ve label map...", (), "File", tip="Writes NAME.nrrd, NAME.json and NAME.landmarks.json"),
     ActionSpec("export_window", "Export &window as PNG...", ("Ctrl+Shift+S",), "File/Export PNG", tip="The whole window, all views"),
     ActionSpec("export_active", "Export &active view as PNG...", ("Ctrl+Alt+S",), "File/Export PNG", tip="The view that has focus"),
     ActionSpec("export_axial", "Axial view...", (), "File/Export PNG"),
@@ -47,6 +49,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("wl_auto", "Window: automatic (1-99.5 percentiles)", ("F9",), "View/Window level", tip="MR and CT"),
     ActionSpec("toggle_planes", "Show slice &planes in 3D", ("P",), "View", checkable=True),
     ActionSpec("toggle_crosshairs", "Show &crosshairs", ("C",), "View", checkable=True),
+    # Segment
+    ActionSpec("segment", "&Segment the study", ("Ctrl+G",), "Segment", tip="The task chosen in the Structures panel; on a worker thread"),
+    ActionSpec("toggle_labels", "Show &labels", ("L",), "Segment", checkable=True),
     # Layout
     ActionSpec("layout_grid", "&2 x 2 (axial, coronal, sagittal, 3D)", ("Ctrl+0",), "Layout"),
     ActionSpec("layout_axial", "&Axial only", ("Ctrl+1",), "Layout"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from imaging.errors import LabelMapError
+from imaging.labelmap import LabelMap
 from imaging.measure import Measurement
 from imaging.volume import Volume
 from imaging.windowing import WindowLevel, default_window, percentile_window, presets_for
@@ -28,6 +30,8 @@ class ViewerState(QObject):
     toolChanged = Signal(str)
     measurementsChanged = Signal()
     displayChanged = Signal()  # crosshairs / planes-in-3D toggles
+    labelsChanged = Signal()  # a label map was set or cleared
+    labelDisplayChanged = Signal()  # label visibility, opacity, on/off
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,11 +46,17 @@ class ViewerState(QObject):
         self.show_planes_3d = True
         self.preferred_presets: dict[str, str] = {}  # modality -> preset name (remembered)
         self.value_range = 1000.0  # the span of image values (scales window/level drags)
+        self.labelmap: LabelMap | None = None
+        self.label_visible: dict[int, bool] = {}
+        self.label_opacity = 0.5
+        self.show_labels = True
 
     # -- volume and cursor ------------------------------------------------------------------
     def set_volume(self, volume: Volume) -> None:
         self.volume = volume
         self.measurements = []
+        self.labelmap = None
+        self.label_visible = {}
         self.value_range = percentile_window(volume.array, 0.0, 100.0).width
         name, wl = default_window(volume)
         preferred = self.preferred_presets.get(volume.modality)
@@ -60,6 +70,7 @@ class ViewerState(QObject):
         self.windowLevelChanged.emit()
         self.cursorChanged.emit()
         self.measurementsChanged.emit()
+        self.labelsChanged.emit()
 
     def set_cursor(self, lps: np.ndarray, *, snap: bool = False) -> None:
         """Move the cursor, keeping it inside the volume; with ``snap`` onto the nearest voxel
@@ -136,3 +147,37 @@ class ViewerState(QObject):
         if bool(on) != self.show_planes_3d:
             self.show_planes_3d = bool(on)
             self.displayChanged.emit()
+
+    # -- labels -----------------------------------------------------------------------------
+    def set_labelmap(self, labelmap: LabelMap | None) -> None:
+        """Show a label map of this study (refused with :class:`LabelMapError` when it lies on
+        another grid). The rest of the body (kind ``other``) starts hidden."""
+        if labelmap is not None:
+            if self.volume is None:
+                raise LabelMapError("Open a study before loading its label map.")
+            if not labelmap.volume.same_grid(self.volume, tol_mm=0.01):
+                raise LabelMapError(
+                    f"The label map is on a {labelmap.volume.shape} grid that does not match this study's "
+                    f"{self.volume.shape} grid; it belongs to another study or series."
+                )
+            self.label_visible = {lab.value: lab.kind != "other" for lab in labelmap.legend}
+        else:
+            self.label_visible = {}
+        self.labelmap = labelmap
+        self.labelsChanged.emit()
+
+    def set_label_visible(self, value: int, visible: bool) -> None:
+        if self.label_visible.get(value) != bool(visible):
+            self.label_visible[value] = bool(visible)
+            self.labelDisplayChanged.emit()
+
+    def set_label_opacity(self, opacity: float) -> None:
+        opacity = float(np.clip(opacity, 0.0, 1.0))
+        if opacity != self.label_opacity:
+            self.label_opacity = opacity
+            self.labelDisplayChanged.emit()
+
+    def set_show_labels(self, on: bool) -> None:
+        if bool(on) != self.show_labels:
+            self.show_labels = bool(on)
+            self.labelDisplayChanged.emit()

@@ -66,3 +66,19 @@ def test_measurement_values_and_labels():
 @pytest.mark.parametrize("max_mm, expected", [(73, 50), (100, 100), (19.9, 10), (4.1, 2), (0.7, 0.5), (250, 200)])
 def test_scale_bar_lengths_are_1_2_5(max_mm, expected):
     assert nice_length_mm(max_mm) == pytest.approx(expected)
+
+
+def test_structure_centre_is_inside_the_structure():
+    from imaging.measure import structure_centre_ijk
+
+    labels = np.zeros((20, 30, 40), np.uint8)
+    labels[5:10, 11:20, 4:9] = 3  # a box: its centroid voxel (i 6, j 15, k 7)
+    np.testing.assert_array_equal(structure_centre_ijk(labels, 3), [6, 15, 7])
+    # a ring: the centroid is in the hole, the answer is a ring voxel next to it
+    z, y, x = np.ogrid[:20, :30, :40]
+    r = np.hypot(y - 15, x - 20)
+    labels[:] = 0
+    labels[10][(r[0] > 8) & (r[0] < 10)] = 5
+    c = structure_centre_ijk(labels, 5)
+    assert labels[c[2], c[1], c[0]] == 5 and 8 < math.hypot(c[1] - 15, c[0] - 20) < 10
+    assert structure_centre_ijk(labels, 9) is None

@@ -258,8 +258,8 @@ def test_orientation_letters_on_the_oblique_hitachi_series(main_window, qtbot, s
         grey = view.capture().mean(axis=2)
         wl = main_window.state.window_level
         checked = 0
-        for y in range(60, view.height() - 60, 3):
-            for x in range(40, view.width() - 40, 3):
+        for y in range(60, view.height() - 60, 2):
+            for x in range(40, view.width() - 40, 2):
                 if abs(x - x0) < 4 or abs(y - y0) < 4:
                     continue  # the crosshair lines
                 p = view.display_to_lps(x + 0.0, y + 0.0)

@@ -27,8 +27,10 @@ from vtkmodules.vtkImagingGeneral import vtkImageGaussianSmooth
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper
 
+from imaging.mesh import Mesh
 from imaging.windowing import BONE_HU, surface_threshold
 from ui.viewer_state import ViewerState
+from ui.views.meshes import mesh_to_polydata
 from ui.views.slice_view import SliceView, _matrix, volume_to_vtk_index_image
 from ui.views.vtk_widget import VtkWidget
 
@@ -65,7 +67,10 @@ class Scene3D(VtkWidget):
         self.surface_cells = 0
         self._slices: list[SliceView] = []
         self._plane_actors: list[vtkImageActor] = []
+        self.label_actors: dict[int, vtkActor] = {}
         state.volumeChanged.connect(self._on_volume)
+        state.labelsChanged.connect(self._clear_label_surfaces)
+        state.labelDisplayChanged.connect(self._on_label_display)
         state.cursorChanged.connect(self._on_cursor)
         state.displayChanged.connect(self._on_cursor)
         if state.volume is not None:
@@ -164,6 +169,48 @@ class Scene3D(VtkWidget):
         prop.SetSpecularPower(20)
         self.surface_actor = actor
         self.renderer.AddActor(actor)
+        actor.SetVisibility(not (self.state.show_labels and self.label_actors))
+
+    # -- label surfaces -------------------------------------------------------------------------
+    def _clear_label_surfaces(self) -> None:
+        for actor in self.label_actors.values():
+            self.renderer.RemoveActor(actor)
+        self.label_actors = {}
+        self._on_label_display()
+
+    def set_label_surfaces(self, meshes: dict[int, Mesh]) -> None:
+        """Show the label map's structures as surfaces (value -> mesh in LPS), in their colours."""
+        self._clear_label_surfaces()
+        lm = self.state.labelmap
+        if lm is None:
+            return
+        for value, mesh in meshes.items():
+            if mesh.is_empty():
+                continue
+            lab = lm.legend.by_value(value)
+            mapper = vtkPolyDataMapper()
+            mapper.SetInputData(mesh_to_polydata(mesh))
+            mapper.ScalarVisibilityOff()
+            actor = vtkActor()
+            actor.SetMapper(mapper)
+            prop = actor.GetProperty()
+            prop.SetColor(*(c / 255.0 for c in lab.color))
+            prop.SetSpecular(0.2)
+            if lab.kind == "skin":
+                prop.SetOpacity(0.25)  # the skin must not hide what is under it
+            self.renderer.AddActor(actor)
+            self.label_actors[value] = actor
+        self._on_label_display()
+
+    def _on_label_display(self) -> None:
+        shown = self.state.show_labels and self.state.labelmap is not None
+        for value, actor in self.label_actors.items():
+            on = shown and self.state.label_visible.get(value, False)
+            actor.SetVisibility(on)
+        if self.surface_actor is not None:
+            # the labelled structures replace the threshold surface while they are shown
+            self.surface_actor.SetVisibility(not (shown and self.label_actors))
+        self.request_render()
 
     # -- camera ---------------------------------------------------------------------------------
     def set_standard_view(self, name: str) -> None:

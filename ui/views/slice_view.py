@@ -10,11 +10,11 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from vtkmodules.util.numpy_support import numpy_to_vtk
-from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingColor import vtkImageMapToWindowLevelColors
-from vtkmodules.vtkImagingCore import vtkImageReslice
+from vtkmodules.vtkImagingCore import vtkImageMapToColors, vtkImageReslice
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkActor2D,
@@ -137,6 +137,26 @@ class SliceView(VtkWidget):
         self._actor = vtkImageActor()
         self._actor.GetMapper().SetInputConnection(self._wl.GetOutputPort())
         self._actor.InterpolateOff()
+        # label overlay: the label volume resliced on the same grid (nearest), coloured by a
+        # lookup table whose alpha is the opacity of visible labels (0 for hidden ones)
+        self._label_image: vtkImageData | None = None
+        self._label_keep: np.ndarray | None = None
+        self._label_reslice = vtkImageReslice()
+        self._label_reslice.SetOutputDimensionality(2)
+        self._label_reslice.SetInterpolationModeToNearestNeighbor()
+        self._label_lut = vtkLookupTable()
+        self._label_colours = vtkImageMapToColors()
+        self._label_colours.SetLookupTable(self._label_lut)
+        self._label_colours.SetOutputFormatToRGBA()
+        self._label_colours.SetInputConnection(self._label_reslice.GetOutputPort())
+        self._label_actor = vtkImageActor()
+        self._label_actor.GetMapper().SetInputConnection(self._label_colours.GetOutputPort())
+        self._label_actor.InterpolateOff()
+        self._label_actor.SetPosition(0.0, 0.0, 0.2)
+        self._label_actor.VisibilityOff()
+        self._landmark_texts: list[tuple[vtkTextActor, np.ndarray, float]] = []
+        self._target_actor, self._target_poly = _lines_actor((0.25, 1.0, 0.4), 2.0)
+        self._target_lps: np.ndarray | None = None
         self._cross_actor, self._cross_poly = _lines_actor(CROSSHAIR_COLOUR, 1.0)  # opaque: a translucent prop costs a
         # whole extra render pass in software rendering (5 ms a frame)
         self._measure_actor, self._measure_poly = _lines_actor(MEASURE_COLOUR, 2.0)
@@ -191,6 +211,8 @@ class SliceView(VtkWidget):
         state.measurementsChanged.connect(self._on_measurements)
         state.toolChanged.connect(self._on_tool)
         state.displayChanged.connect(self._on_display)
+        state.labelsChanged.connect(self._on_labels)
+        state.labelDisplayChanged.connect(self._on_label_display)
         if state.volume is not None:
             self._on_volume()
 
@@ -235,12 +257,16 @@ class SliceView(VtkWidget):
         self._reslice.SetOutputSpacing(grid.pixel_mm, grid.pixel_mm, 1.0)
         self._reslice.SetOutputOrigin(grid.u0, grid.v0, 0.0)
         self._reslice.SetOutputExtent(0, grid.nu - 1, 0, grid.nv - 1, 0, 0)
+        self._label_reslice.SetOutputSpacing(grid.pixel_mm, grid.pixel_mm, 1.0)
+        self._label_reslice.SetOutputOrigin(grid.u0, grid.v0, 0.0)
+        self._label_reslice.SetOutputExtent(0, grid.nu - 1, 0, grid.nv - 1, 0, 0)
         self._origin = None
         self._pending = []
         r = self.renderer
         r.RemoveAllViewProps()
-        for a in (self._actor, self._cross_actor, self._measure_actor, self._pending_actor):
+        for a in (self._actor, self._label_actor, self._target_actor, self._cross_actor, self._measure_actor, self._pending_actor):
             r.AddActor(a)
+        self._landmark_texts = []
         for edge, text in self.plane.edge_labels().items():
             self._letters[edge].SetInput(text)
             r.AddViewProp(self._letters[edge])
@@ -265,8 +291,12 @@ class SliceView(VtkWidget):
         origin = self._plane_origin()
         if self._origin is None or not np.array_equal(origin, self._origin):
             self._origin = origin
-            self._reslice.SetResliceAxes(_matrix(reslice_axes(self.state.volume, self.plane, origin)))
+            axes = _matrix(reslice_axes(self.state.volume, self.plane, origin))
+            self._reslice.SetResliceAxes(axes)
+            if self._label_image is not None:
+                self._label_reslice.SetResliceAxes(axes)
             self._update_measurements()
+            self._update_landmarks()
             number, count = self.slice_number()
             self._set_text(
                 self._slice_text,
@@ -353,6 +383,88 @@ class SliceView(VtkWidget):
         uv = [tuple(p[:2]) for p in in_plane(self.plane, origin, np.array(pts))]
         segs = list(zip(uv[:-1], uv[1:], strict=True)) or [(uv[0], uv[0])]
         _set_lines(self._pending_poly, segs, 0.8)
+
+    # -- labels --------------------------------------------------------------------------------
+    def _on_labels(self) -> None:
+        lm = self.state.labelmap
+        for actor, _p, _r in self._landmark_texts:
+            self.renderer.RemoveViewProp(actor)
+        self._landmark_texts = []
+        self._target_lps = None
+        if lm is None or self.state.volume is None:
+            self._label_image = self._label_keep = None
+            self._label_actor.VisibilityOff()
+            _set_lines(self._target_poly, [], 0.9)
+            self.request_render()
+            return
+        self._label_image, self._label_keep = volume_to_vtk_index_image(lm.volume)
+        self._label_reslice.SetInputData(self._label_image)
+        self._label_reslice.SetBackgroundLevel(0.0)
+        self._label_reslice.SetResliceAxes(_matrix(reslice_axes(self.state.volume, self.plane, self._plane_origin())))
+        marks = lm.landmarks
+        if marks is not None:
+            for level in marks.levels:
+                if "centre" in level and level.get("name"):
+                    self._add_landmark_text(str(level["name"]), np.asarray(level["centre"], float), 25.0, MEASURE_COLOUR)
+            if marks.target and marks.target.get("lps") is not None:
+                self._target_lps = np.asarray(marks.target["lps"], float)
+                name = str(marks.target.get("name", "target"))
+                self._add_landmark_text(f"target: {name}", self._target_lps, 10.0, (0.25, 1.0, 0.4), offset=(4.0, 4.0))
+        self._on_label_display()
+
+    def _add_landmark_text(self, text: str, lps: np.ndarray, reach_mm: float, colour, offset=(0.0, 0.0)) -> None:
+        t = vtkTextActor()
+        t.SetInput(text)
+        p = t.GetTextProperty()
+        p.SetFontSize(13)
+        p.SetBold(True)
+        p.SetShadow(True)
+        p.SetColor(*colour)
+        p.SetJustificationToCentered() if offset == (0.0, 0.0) else p.SetJustificationToLeft()
+        p.SetVerticalJustificationToCentered()
+        t.GetPositionCoordinate().SetCoordinateSystemToWorld()
+        t.offset = offset  # type: ignore[attr-defined]
+        self.renderer.AddViewProp(t)
+        self._landmark_texts.append((t, lps, reach_mm))
+        self._update_landmarks()
+
+    def _update_landmarks(self) -> None:
+        """Level names at the level centres, the target cross: shown near their slice."""
+        show = self.state.show_labels and self.state.labelmap is not None
+        origin = self._plane_origin()
+        for actor, lps, reach in self._landmark_texts:
+            u, v, w = in_plane(self.plane, origin, lps)
+            du, dv = getattr(actor, "offset", (0.0, 0.0))
+            actor.GetPositionCoordinate().SetValue(u + du, v + dv, 0.9)
+            actor.SetVisibility(show and abs(w) <= reach)
+        segs = []
+        if show and self._target_lps is not None:
+            u, v, w = in_plane(self.plane, origin, self._target_lps)
+            if abs(w) <= 10.0:
+                arm = 3.0
+                segs = [((u - arm, v), (u + arm, v)), ((u, v - arm), (u, v + arm))]
+        _set_lines(self._target_poly, segs, 0.9)
+
+    def _on_label_display(self) -> None:
+        lm = self.state.labelmap
+        if lm is None:
+            return
+        top = max([lab.value for lab in lm.legend] + [1])
+        lut = self._label_lut
+        lut.SetNumberOfTableValues(top + 1)
+        lut.SetTableRange(0, top)
+        lut.SetTableValue(0, 0.0, 0.0, 0.0, 0.0)
+        for v in range(1, top + 1):
+            lut.SetTableValue(v, 0.0, 0.0, 0.0, 0.0)
+        alpha = self.state.label_opacity
+        for lab in lm.legend:
+            if self.state.label_visible.get(lab.value, False):
+                r, g, b = (c / 255.0 for c in lab.color)
+                lut.SetTableValue(lab.value, r, g, b, alpha)
+        lut.Modified()
+        self._label_actor.SetVisibility(self.state.show_labels and alpha > 0)
+        self._update_landmarks()
+        self.request_render()
 
     # -- camera --------------------------------------------------------------------------------
     def _fit_scale(self) -> float:
