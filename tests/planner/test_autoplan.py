@@ -45,7 +45,9 @@ def test_batched_screen_agrees_with_the_single_check(scene):
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     entries = dirs * rng.uniform(15, 30, size=(300, 1))
     margins = margins_for(lm.legend)
-    res = evaluate_candidates(maps, (0, 0, 0), entries, None, SearchConstraints(needle=NEEDLE, min_depth_mm=0), margins)
+    cons = SearchConstraints(needle=NEEDLE, min_depth_mm=0)
+    res = evaluate_candidates(maps, (0, 0, 0), entries, None, cons, margins, exact=True)
+    fast = evaluate_candidates(maps, (0, 0, 0), entries, None, cons, margins)
     names = list(res["channels"])
     for i in range(len(entries)):
         rep = evaluate_trajectory(maps, Trajectory("c", tuple(entries[i]), (0.0, 0.0, 0.0), NEEDLE), margins)
@@ -54,7 +56,13 @@ def test_batched_screen_agrees_with_the_single_check(scene):
             if s.rule == "not entered":  # joint walls in the target region: judged on the axis
                 single += NEEDLE.radius_mm
             assert res["excess"][i, names.index(s.name)] == pytest.approx(single, abs=0.05), (i, s.name)
+        single_safe = not any(s.verdict == "violation" for s in rep.structures) and not any("leaves the body" in f.text for f in rep.findings)
+        assert bool(res["feasible"][i]) == single_safe, i
     assert res["considered"].all()
+    # the coarse first pass changes nothing for the safe candidates and proves the others unsafe
+    np.testing.assert_array_equal(fast["feasible"], res["feasible"])
+    np.testing.assert_array_equal(fast["excess"][res["feasible"]], res["excess"][res["feasible"]])
+    assert 0 < res["feasible"].sum() < len(entries)
 
 
 def test_search_ranks_entries_away_from_the_artery_and_is_deterministic(scene):
