@@ -105,7 +105,7 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
     steps(0.7, "Thecal sac and discs")
     sac_c = _thecal_sac(canal_c, c, col, line, discs, levels)
     disc_c = _disc_slabs(line, discs, col, cvol, labels_c, sp)
-    windows = _windows(spine_bone, levels, discs, line, col, cvol, sp, canal_c)
+    windows = _windows(hard, levels, discs, line, col, cvol, sp, canal_c, labels_c, names)
     steps(0.8, "Mapping to the study's grid")
     out, legend = _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c)
     for axis in flips:
@@ -689,8 +689,9 @@ def _disc_slabs(line, discs, col, cvol, labels_c, sp):
 # -- 7. interlaminar windows ------------------------------------------------------------------
 
 
-def _windows(bone, levels, discs, line, col, cvol, sp, canal_c) -> list[dict]:
+def _windows(bone, levels, discs, line, col, cvol, sp, canal_c, labels=None, names=()) -> list[dict]:
     """Interlaminar windows of the interspaces whose two vertebrae were both identified."""
+    label_values = {n: v for v, n in enumerate(names, start=1)}
     names = {lv["name"] for lv in levels}
     pairs = {"T12-L1": ("T12", "L1"), "L1-L2": ("L1", "L2"), "L2-L3": ("L2", "L3"), "L3-L4": ("L3", "L4"),
              "L4-L5": ("L4", "L5"), "L5-S1": ("L5", "S1")}
@@ -700,7 +701,8 @@ def _windows(bone, levels, discs, line, col, cvol, sp, canal_c) -> list[dict]:
         name = d["name"]
         if name not in pairs or not set(pairs[name]) <= names:
             continue
-        w = _one_window(bone, d, line, col, cvol, sp, canal_c)
+        up, lo = (label_values.get("sacrum" if n == "S1" else n, -1) for n in pairs[name])
+        w = _one_window(bone, d, line, col, cvol, sp, canal_c, labels, up, lo)
         if w is None:
             continue
         w = {"interspace": name} | w
@@ -710,7 +712,7 @@ def _windows(bone, levels, discs, line, col, cvol, sp, canal_c) -> list[dict]:
     return windows
 
 
-def _one_window(bone, disc, line, col, cvol, sp, canal_c):
+def _one_window(bone, disc, line, col, cvol, sp, canal_c, labels=None, v_up=0, v_lo=0):
     """The interlaminar window of one interspace from the bone in the mid-sagittal plane."""
     nz, ny, nx = bone.shape
     zc = float(np.interp(disc["s"], line.s, line.z_index))
@@ -752,6 +754,11 @@ def _one_window(bone, disc, line, col, cvol, sp, canal_c):
             dist = abs(centre - ref) * sp[0]
             if prev is not None and (b < prev[1] - 1 or a > prev[2] + 1):
                 dist += 100.0  # not overlapping the gap one step in front: another space
+            if labels is not None:
+                # prefer the gap with the upper vertebra's arch above it and the lower's below
+                above = labels[min(nz - 1, b + 1), y, max(0, xi - hw) : xi + hw + 1]
+                below = labels[a - 1, y, max(0, xi - hw) : xi + hw + 1]
+                dist -= 15.0 * (float((above == v_up).any()) + float((below == v_lo).any()))
             if best is None or dist < best[0]:
                 best = (dist, a - 1, b + 1)
         if best is None or best[0] > 20.0:
@@ -762,20 +769,28 @@ def _one_window(bone, disc, line, col, cvol, sp, canal_c):
         gaps.append(prev)
     if not gaps:
         return None
-    lamina = gaps[: max(1, int(round(6.0 / sp[1])))]
-    y0 = lamina[0][0]
+    # the laminae: the first ~6 mm of depth behind the canal; partial volume narrows the gap at
+    # some depths, so the window is the widest opening found there
+    lamina = gaps[: max(2, int(round(6.0 / sp[1])))]
     heights = [(g[2] - g[1] - 1) * sp[0] for g in lamina]
-    height_mm = float(np.median(heights))
-    zw = (lamina[0][1] + lamina[0][2]) / 2.0
-    # width: free run left and right of the midline at the window's centre (between the laminae)
-    row = bone[int(round(zw)), y0, :]
-    left = right = 0
-    limit = int(round(25.0 / sp[2]))
-    while left < limit and xi - left - 1 >= 0 and not row[xi - left - 1]:
-        left += 1
-    while right < limit and xi + right + 1 < nx and not row[xi + right + 1]:
-        right += 1
-    width_mm = (left + right + 1) * sp[2]
+    best_k = int(np.argmax(heights))
+    y0, z_lo_bone, z_hi_bone = lamina[best_k]
+    height_mm = float(heights[best_k])
+    zw = (z_lo_bone + z_hi_bone) / 2.0
+    # width: free run left and right of the midline (between the laminae and facets) at the
+    # middle row of the gap, the median over the lamina depths
+    limit = int(round(20.0 / sp[2]))
+    runs = []
+    for g in lamina:
+        row = bone[int(round((g[1] + g[2]) / 2.0)), g[0], :]
+        left = right = 0
+        while left < limit and xi - left - 1 >= 0 and not row[xi - left - 1]:
+            left += 1
+        while right < limit and xi + right + 1 < nx and not row[xi + right + 1]:
+            right += 1
+        runs.append(((left + right + 1) * sp[2], left, right))
+    runs.sort()
+    width_mm, left, right = runs[len(runs) // 2]
     centre = cvol.index_to_lps(np.array([xi + (right - left) / 2.0, y0, zw]))
     mid_point = cvol.index_to_lps(np.array([x_mid, y0, zw]))
     # midline direction: through the gaps between the spinous processes, posterior -> anterior
@@ -858,8 +873,9 @@ def _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c
         fine_bone_lab = lut_bone[labels_c]
         fine_soft = soft_c
     else:
-        bone_fine = (vol.array >= HARD_HU) | grid.up(labels_c > 0) & (vol.array >= MARROW_HU)
-        bone_fine &= body
+        # bone: the fine threshold, plus the whole of every vertebra's coarse region (its marrow
+        # may be fatty); labels_c value 1 is "other bone"
+        bone_fine = ((vol.array >= HARD_HU) & body) | grid.up(labels_c > 1)
         fine_bone_lab = lut_bone[labels_to_fine(grid, labels_c, bone_fine)]
         fine_soft = grid.up(soft_c)
     sel = fine_soft > 0
