@@ -141,6 +141,13 @@ def copy_structures(result: LabelMap, source: LabelMap, kinds: tuple[str, ...] =
     arr = result.volume.array
     out = arr.astype(np.uint16 if legend.next_value() + len(wanted) > 255 else arr.dtype, copy=True)
     src = source.volume.array
+    if any(lab.kind == "cord" for lab in wanted):
+        # a cord from the ground truth replaces one the segmentation could only assume
+        sac = legend.get("thecal sac")
+        for lab in legend.of_kind("cord"):
+            if lab.name.endswith("(assumed)"):
+                out[out == lab.value] = sac.value if sac is not None else 0
+                legend = Legend(tuple(x for x in legend.labels if x.value != lab.value))
     for lab in wanted:
         existing = legend.get(lab.name)
         if existing is not None:

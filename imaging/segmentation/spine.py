@@ -22,7 +22,9 @@ Method (classical, on a ~2 mm grid; "count up from the sacrum"):
    pedicles), with the bone far from the spine (ilia, femurs, ribs, pubis) as "other bone".
 6. **Thecal sac** (kind target): the canal's voxels of CSF density (>= -30 HU, not epidural fat),
    down to about S2; always at least the canal's centre in every slice. The rest of the canal is
-   "spinal canal" (kind canal). **Discs** (kind disc) are 7 mm slabs across the body centreline.
+   "spinal canal" (kind canal). Above the L1-L2 disc the middle of the sac (4 mm radius) is
+   labelled "spinal cord (assumed)" (kind cord): CT does not show the cord, and the conus is
+   assumed to end at L1-L2, so the planner keeps its cord margin there. **Discs** (kind disc) are 7 mm slabs across the body centreline.
 7. **Interlaminar windows**: in the mid-sagittal plane of each interspace, the gap between the
    lowest bone of the upper vertebra and the highest bone of the lower one, just behind the canal
    (the ligamentum flavum): its centre, height (along the spine) and width (side to side, between
@@ -57,6 +59,7 @@ CONUS_INTERSPACE = "L1-L2"
 # Vertebra names from the sacrum upwards.
 LEVEL_NAMES = ("S1", "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10")
 SACRUM_LABEL = "sacrum"
+CORD_LABEL = "spinal cord (assumed)"
 
 
 class LumbarError(ImagingError):
@@ -104,10 +107,12 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
     labels_c, names = _label_vertebrae(spine_bone, bodies, canal_c, c, cvol, line, levels, col, sp)
     steps(0.7, "Thecal sac and discs")
     sac_c = _thecal_sac(canal_c, c, col, line, discs, levels)
+    cord_c = _assumed_cord(sac_c[0], col, line, discs, sp)
+    sac_c = (sac_c[0] & ~cord_c, sac_c[1])
     disc_c = _disc_slabs(line, discs, col, cvol, labels_c, sp)
     windows = _windows(hard, levels, discs, line, col, cvol, sp, canal_c, labels_c, names)
     steps(0.8, "Mapping to the study's grid")
-    out, legend = _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c)
+    out, legend = _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c, cord_c)
     for axis in flips:
         out = np.flip(out, axis=2 - axis)
     out = np.ascontiguousarray(out)
@@ -124,6 +129,8 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
             "method": "canal traced slice by slice; discs = dips of the body profile along it; "
             "L5-S1 = disc nearest the top of the sacrum; levels counted upwards",
             "conus_assumed_at": CONUS_INTERSPACE,
+            "cord": f"'{CORD_LABEL}': not seen on CT; the middle of the thecal sac (4 mm radius) "
+            f"down to the {CONUS_INTERSPACE} disc",
             "discs": [{"name": d["name"], "centre": _r(d["centre"]), "normal": _r(d["normal"], 4)} for d in discs],
         },
     )
@@ -659,6 +666,31 @@ def _thecal_sac(canal, c, col, line, discs, levels):
     return sac, canal_only
 
 
+def _assumed_cord(sac, col, line, discs, sp) -> np.ndarray:
+    """The spinal cord where CT cannot show it: the middle of the thecal sac (4 mm radius,
+    tapering to 2 mm over the last 10 mm) from the top of the study down to the L1-L2 disc, where
+    the conus is assumed to end. Empty when L1-L2 is not in view."""
+    cord = np.zeros(sac.shape, bool)
+    disc = next((d for d in discs if d["name"] == CONUS_INTERSPACE), None)
+    if disc is None:
+        return cord
+    z_end = float(np.interp(disc["s"], line.s, line.z_index))
+    ny, nx = sac.shape[1:]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    for n_, z in enumerate(range(col.z0, col.z1 + 1)):
+        if z < z_end or not sac[z].any():
+            continue
+        above_mm = (z - z_end) * sp[0]
+        r = 2.0 + 2.0 * min(1.0, above_mm / 10.0)
+        cx, cy = col.canal_xy[n_]
+        disk = ((xx - cx) * sp[2]) ** 2 + ((yy - cy) * sp[1]) ** 2 <= r**2
+        disk[int(round(cy)), int(round(cx))] = True
+        part = disk & sac[z]
+        if part.any() and (sac[z] & ~part).any():
+            cord[z] = part
+    return cord
+
+
 def _disc_slabs(line, discs, col, cvol, labels_c, sp):
     shape = labels_c.shape
     out = np.zeros(shape, np.uint8)
@@ -835,7 +867,7 @@ def _sac_target(sac_c, cvol: Volume, windows: list[dict]) -> np.ndarray | None:
     return None
 
 
-def _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c):
+def _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c, cord_c):
     sac, canal_only = sac_c
     legend: list[Label] = [SOFT_TISSUE, SKIN]
     value = 3
@@ -851,6 +883,11 @@ def _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c
     legend.append(Label(canal_v, "spinal canal", "canal", (120, 120, 255)))
     legend.append(Label(sac_v, "thecal sac", "target", (60, 220, 90)))
     value += 2
+    cord_v = 0
+    if cord_c.any():
+        cord_v = value
+        legend.append(Label(cord_v, CORD_LABEL, "cord", (250, 150, 30)))
+        value += 1
     disc_values = {}
     for k, d in enumerate(discs, start=1):
         if (disc_c == k).any():
@@ -866,6 +903,8 @@ def _assemble(vol, grid, body, labels_c, names, canal_c, sac_c, disc_c, discs, c
         soft_c[disc_c == k] = v
     soft_c[canal_only] = canal_v
     soft_c[sac] = sac_v
+    if cord_v:
+        soft_c[cord_c] = cord_v
     out = np.zeros(vol.shape, np.uint8)
     out[body] = SOFT_TISSUE.value
     out[skin_layer(body, vol)] = SKIN.value

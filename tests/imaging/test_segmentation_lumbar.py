@@ -200,3 +200,30 @@ def test_pictures_for_review(study):
     axial = pil.fromarray(np.concatenate(tiles, 1))
     axial.resize((axial.width * 2, axial.height * 2), pil.NEAREST).save(OUT / "lumbar_axial_levels.png")
     assert (OUT / "lumbar_sagittal.png").stat().st_size > 1000
+
+
+def test_cord_is_assumed_only_above_the_conus_and_a_ground_truth_cord_replaces_it(study):
+    from imaging.labelmap import Label, Legend
+    from imaging.segmentation import copy_structures
+
+    volume, lm, _ = study
+    cord = lm.legend.by_name("spinal cord (assumed)")
+    assert cord.kind == "cord"
+    zz = np.nonzero(lm.mask(cord.name).any(axis=(1, 2)))[0]
+    disc = lm.legend.by_name("L1-L2 disc")
+    k_disc = np.median(np.nonzero(lm.volume.array == disc.value)[0])
+    assert zz.size and zz.min() >= k_disc - 1, "no cord below the L1-L2 disc"
+    gt = np.zeros(volume.shape, np.uint8)
+    gt[zz.max(), 0, 0] = 1
+    truth = LabelMap(volume.with_array(gt), Legend((Label(1, "spinal cord", "cord"),)))
+    merged = copy_structures(lm, truth)
+    assert merged.legend.get("spinal cord (assumed)") is None and merged.mask("spinal cord").sum() == 1
+    assert merged.mask("thecal sac").sum() == lm.mask("thecal sac", "spinal cord (assumed)").sum()
+
+
+def test_lumbar_segmentation_can_be_cancelled(study):
+    from imaging.errors import CancelledError
+
+    volume, _, _ = study
+    with pytest.raises(CancelledError):
+        segment(volume, "lumbar", cancel=lambda: True)
