@@ -105,6 +105,7 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
     bodies = _vertebral_bodies(c, cvol, line, levels, col, sp)
     spine_bone = hard | marrow | (bodies > 0)
     labels_c, names = _label_vertebrae(spine_bone, bodies, canal_c, c, cvol, line, levels, col, sp)
+    rib_bearing = _rib_bearing(labels_c, names, col, sp)
     steps(0.7, "Thecal sac and discs")
     sac_c = _thecal_sac(canal_c, c, col, line, discs, levels)
     cord_c = _assumed_cord(sac_c[0], col, line, discs, sp)
@@ -132,6 +133,8 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
             "cord": f"'{CORD_LABEL}': not seen on CT; the middle of the thecal sac (4 mm radius) "
             f"down to the {CONUS_INTERSPACE} disc",
             "discs": [{"name": d["name"], "centre": _r(d["centre"]), "normal": _r(d["normal"], 4)} for d in discs],
+            "rib_bearing": rib_bearing,
+            "warnings": _level_warnings(rib_bearing, [lv["name"] for lv in levels]),
         },
     )
     steps(1.0, "Lumbar spine done")
@@ -644,6 +647,35 @@ def _label_vertebrae(spine_bone, bodies, canal, c, cvol, line, levels, col, sp):
         filled = fill_holes_slices(m, axis=1) & (out[box] == 0) & ~canal[box]
         out[box][filled] = v
     return out, names
+
+
+def _rib_bearing(labels_c, names, col, sp) -> list[str]:
+    """The vertebrae that bone far from the spine (ribs) touches on both sides, behind the
+    body: a check of the count, since the lowest rib-bearing vertebra is T12."""
+    other = ndimage.binary_dilation(labels_c == 1)
+    out = []
+    for v, name in enumerate(names, start=1):
+        if name not in ("T10", "T11", "T12", "L1", "L2"):
+            continue
+        zz, yy, xx = np.nonzero((labels_c == v) & other)
+        if zz.size == 0:
+            continue
+        k = np.clip(zz - col.z0, 0, col.z1 - col.z0)
+        dx = (xx - col.canal_xy[k, 0]) * sp[2]
+        behind = yy >= col.body_y[k] - 5.0 / sp[1]
+        if ((dx > 12.0) & behind).sum() >= 2 and ((dx < -12.0) & behind).sum() >= 2:
+            out.append(name)
+    return out
+
+
+def _level_warnings(rib_bearing: list[str], names: list[str]) -> list[str]:
+    warnings = []
+    if "L1" in rib_bearing or "L2" in rib_bearing:
+        warnings.append(
+            "Bone joins the vertebra labelled L1 (or L2) on both sides like ribs: a transitional "
+            "vertebra or a miscount. Check the level labels on the sagittal view."
+        )
+    return warnings
 
 
 # -- 6. thecal sac and discs -----------------------------------------------------------------

@@ -94,6 +94,8 @@ def format_landmarks(landmarks) -> str:
         conus = (landmarks.extra or {}).get("conus_assumed_at")
         if conus:
             lines.append(f"  (the conus is not visible on CT; assumed to end at {conus})")
+    for warning in (landmarks.extra or {}).get("warnings", []):
+        lines.append(f"WARNING: {warning}")
     if landmarks.target:
         lines.append(f"Target: {landmarks.target.get('name', 'target')} at {_fmt(landmarks.target['lps'])} mm (LPS)")
     return "\n".join(lines) if lines else "No landmarks."

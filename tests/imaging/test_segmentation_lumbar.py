@@ -63,6 +63,13 @@ def test_six_levels_in_cranio_caudal_order(study):
     assert gaps.min() > 20.0 and gaps.max() < 50.0, gaps
 
 
+def test_the_lowest_rib_bearing_vertebra_is_t12(study):
+    """An independent check of the count from the sacrum: ribs join T12 and not L1."""
+    _volume, lm, _ = study
+    assert lm.landmarks.extra["rib_bearing"] == ["T12"]
+    assert lm.landmarks.extra["warnings"] == []
+
+
 def test_each_level_centre_lies_in_its_own_vertebral_body(study):
     volume, lm, _ = study
     for lv in lm.landmarks.levels:
