@@ -15,8 +15,15 @@ Method (classical, on a ~2 mm grid; "count up from the sacrum"):
 4. **Sacrum**: the slices where the bone around the column, closed over 4 mm gaps, spans more than
    140 mm from side to side (sacrum joined to both ilia at the sacro-iliac joints) over at least
    12 mm. L5-S1 is the disc with the smallest gap to the top of the sacrum; the levels are counted
-   upwards from it (L5, L4, ... L1, T12). Transitional vertebrae (six lumbar vertebrae, a
-   sacralised L5) are not recognised; check the level table against the images.
+   upwards from it (L5, L4, ... L1, T12). As a check, the vertebrae that bone far from the
+   spine (ribs) joins on both sides are reported (``extra["rib_bearing"]``; it should be T12),
+   with a warning when that is L1 or L2. Transitional vertebrae (six lumbar vertebrae, a
+   sacralised L5) are not otherwise recognised; check the level table against the images.
+
+Landmarks: ``levels`` ``[{"name", "centre", "label"}]`` head to foot (``label``: the legend name
+of that vertebra, "sacrum" for S1), ``windows`` as described in :class:`imaging.labelmap.Landmarks`
+(plus ``depth_mm``, how far the gap was followed behind the laminae), ``target`` the thecal sac
+at L3-L4, ``extra``: method, discs (centre, normal), rib-bearing vertebrae, warnings.
 5. **Vertebrae**: the bone of the spine is split by a watershed on the distance to the bone
    surface from the vertebral body cores between the discs (posterior elements follow their
    pedicles), with the bone far from the spine (ilia, femurs, ribs, pubis) as "other bone".
