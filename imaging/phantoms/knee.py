@@ -239,7 +239,7 @@ def structures() -> list[Structure]:
 
     st: list[Structure] = [
         Structure("soft tissue", "other", body, "soft"),
-        Structure("skin", "skin", skin, "skin", over=("soft tissue",)),
+        Structure("skin", "skin", skin, "skin", over=("soft tissue",), info={"outer_layer": True}),
         Structure("subcutaneous fat", "fat", subcut, "fat", over=("soft tissue",)),
         Structure("thigh muscles", "muscle", thigh, "muscle", over=("soft tissue",)),
         Structure("leg muscles", "muscle", leg, "muscle", over=("soft tissue",)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaging.phantoms import knee
+from imaging.phantoms import hip, knee
 from imaging.phantoms.build import SAG, PhantomSpec, SeriesSpec
 from imaging.phantoms.scene import Grid
 
@@ -96,4 +96,33 @@ PHANTOMS["knee_mr"] = PhantomSpec(
     patient_id="PHANTOM-KNEE-MR",
     module="knee",
     render_options={"coil_centre_local": (0.0, 0.0, 10.0), "coil_radius_mm": 120.0},
+)
+
+PHANTOMS["hip_ct"] = PhantomSpec(
+    name="hip_ct",
+    title="Left hip CT (phantom)",
+    description="Synthetic left hip CT with capsular effusion, 0.8 x 0.8 x 2 mm: intra-articular hip planning",
+    modality="CT",
+    body_part="HIP",
+    frame=hip.FRAME,
+    structures=hip.structures,
+    grid=lambda: Grid.make(hip.FRAME, hip.CT_LO, hip.CT_HI, (0.8, 0.8, 2.0)),
+    series=[SeriesSpec("ct", "", "CT HIP LT 2 mm SOFT (phantom)", 1, {"PatientPosition": "HFS", **CT_TAGS})],
+    approaches=hip.APPROACHES,
+    dimensions=hip.DIMENSIONS,
+    references=hip.REFERENCES,
+    shows=(
+        "An adult left hip from the iliac wing (with the anterior superior iliac spine) to the proximal femoral "
+        "shaft: femoral head, neck, greater and lesser trochanters with cortical and cancellous bone; the left "
+        "hemipelvis with the acetabulum, ilium, pubic rami, symphysis and ischium; head and acetabular "
+        "cartilage and the labrum; a fluid-filled joint capsule (3 mm film plus an anterior recess along the "
+        "neck); the femoral nerve, artery and vein (lateral to medial) in the femoral triangle and the lateral "
+        "femoral cutaneous nerve medial to the ASIS; iliopsoas, glutei, tensor fasciae latae, sartorius, rectus "
+        "femoris, adductors and hamstrings; bladder and pelvic contents; fat and skin. Vessels carry iodinated "
+        "contrast."
+    ),
+    study_description="CT HIP LEFT WITH CONTRAST (PHANTOM)",
+    patient_name="PHANTOM^HIP",
+    patient_id="PHANTOM-HIP",
+    module="hip",
 )

@@ -221,10 +221,23 @@ def rasterise(structures: Sequence[Structure], grid: Grid) -> tuple[np.ndarray, 
             mask &= ~np.isin(region, [values[n] for n in st.keep if n in values])
         region[mask] = values[st.name]
     for st in structures:
+        if st.info.get("outer_layer"):
+            _close_outer_layer(labels, values[st.name])
         if st.info.get("one_piece_else"):
             _keep_largest_piece(labels, values[st.name], values[st.info["one_piece_else"]])
     clear_caches(structures)
     return labels, legend
+
+
+def _close_outer_layer(labels: np.ndarray, value: int) -> None:
+    """Make every labelled voxel that touches the outside air (6-neighbours) part of the outer
+    layer (skin): a thin shell sampled on thick slices can otherwise leave gaps where the body
+    outline changes quickly from slice to slice."""
+    from scipy import ndimage
+
+    air = labels == 0
+    edge = ndimage.binary_dilation(air) & ~air
+    labels[edge & ~np.isin(labels, [value])] = value
 
 
 def _keep_largest_piece(labels: np.ndarray, value: int, fallback: int) -> None:
