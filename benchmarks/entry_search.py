@@ -130,7 +130,7 @@ def main() -> int:
     map_times = []
     for _ in range(2 if not args.quick else 1):
         t0 = time.perf_counter()
-        maps = ClearanceMaps.around(lm, target, needle.length_mm)
+        maps = ClearanceMaps.around(lm, target, needle.length_mm - 10.0)  # the reach, as search_entries
         map_times.append(time.perf_counter() - t0)
     print(f"distance maps: {len(maps.labels)} structures on a {maps.crop.size_ijk} crop, {statistics.median(map_times):.2f} s", flush=True)
 
@@ -173,8 +173,15 @@ def main() -> int:
     safe = res["feasible"][: len(sub)]
     diff2 = np.abs(res["excess"][: len(sub)][safe] - ref[safe])
     agree = float(max(diff.max(initial=0.0), diff2.max(initial=0.0)))
+    # verdicts: the same except where a path grazes a margin's edge (float32 vs float64, or the
+    # coarse pass finding a real sample point below the margin between two fine samples)
     ref_safe = np.all(ref >= 0, axis=1) & ~res_exact["air"][: len(sub)]
-    assert np.array_equal(ref_safe, safe) and np.array_equal(res["feasible"], res_exact["feasible"]), "verdicts differ"
+    edge = np.min(np.abs(res_exact["excess"]), axis=1)
+    mism = np.flatnonzero(ref_safe != safe)
+    mism2 = np.flatnonzero(res["feasible"] != res_exact["feasible"])
+    mismatches = int(len(mism) + len(mism2))
+    worst_edge = float(max(edge[mism].max(initial=0.0), edge[mism2].max(initial=0.0)))
+    assert worst_edge < 0.05, f"verdicts differ away from a margin's edge ({worst_edge:.3f} mm)"
 
     # one dragged trajectory: the full single check with the maps kept
     drag_t = []
@@ -218,6 +225,7 @@ def main() -> int:
         "slicer_paa_s_per_20000": SLICER_PAA_S,
         "ratio_vs_slicer_paa": round(SLICER_PAA_S * (n_cand / 20000) / search_s, 1),
         "max_difference_mm": agree,
+        "verdict_mismatches_at_margin_edge": mismatches,
         "load_average": round(load, 2),
     }
     print(json.dumps(out))

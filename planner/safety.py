@@ -58,7 +58,9 @@ class SafetyOptions:
     target_region_mm: float = 2.0  # the target structure and this far around it is its region
     warning_band_mm: float = margins_mod.WARNING_BAND_MM
     skin_tolerance_mm: float = 3.0  # an entry further than this from the skin is reported
-    pad_mm: float = 25.0  # crop padding around the needle's reach (distances beyond it are lower bounds)
+    # crop padding around the needle's reach: covers the largest margin (cord 5 mm + 8.8 mm of
+    # bevel deflection at 80 mm + 1 mm warning band + radius); larger distances are lower bounds
+    pad_mm: float = 16.0
     min_needle_gap_mm: float = 5.0  # two needles closer than this (surface to surface) conflict
 
 
@@ -110,6 +112,16 @@ def trilinear(stack: np.ndarray, ijk: np.ndarray, chunk: int = 8192) -> np.ndarr
 
 
 # -- distance maps ---------------------------------------------------------------------------
+def _maurer_sub(m: np.ndarray, crop: Volume, box: tuple[slice, slice, slice]) -> np.ndarray:
+    """Exact distance (mm) to the nearest True voxel of ``m``, a sub-box of ``crop``."""
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(m.view(np.uint8))
+    img.SetSpacing(tuple(float(v) for v in crop.spacing))
+    d = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=False, useImageSpacing=True, backgroundValue=0)
+    return sitk.GetArrayViewFromImage(d).astype(np.float32)
+
+
 def _signed_distance(mask: np.ndarray, crop: Volume) -> np.ndarray:
     """Signed distance (mm, negative inside) to the surface of a voxel mask.
 
@@ -134,7 +146,15 @@ def _signed_distance(mask: np.ndarray, crop: Volume) -> np.ndarray:
     if mask.all():
         return psi - float(h.max())
     if mask.any():
-        psi = np.where(mask, -maurer(~mask), psi)
+        # distance to the background is needed only inside the structure: its bounding box
+        # padded by two voxels (whose outer layers are background) holds every nearest one
+        nz = [np.flatnonzero(np.any(mask, axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
+        box = tuple(slice(max(int(a[0]) - 2, 0), min(int(a[-1]) + 3, n)) for a, n in zip(nz, mask.shape, strict=True))
+        sub = mask[box]
+        inside = np.empty_like(psi)
+        inside[...] = 0.0
+        inside[box] = _maurer_sub(~sub, crop, box)
+        psi = np.where(mask, -inside, psi)
     shape = psi.shape
     c = None
     if min(shape) >= 2:

@@ -290,13 +290,11 @@ def _lumbar(
             tname = next((lab.name for lab in labs if lab.value == val), labs[0].name)
     else:
         tgt, tname = np.asarray(target, float), ""
-    # midline: along the window's midline line, tilted cephalad in the sagittal plane
-    cephalad = math.radians(12.0)
-    sup = np.array([0.0, 0.0, 1.0])
+    # midline: the window's midline line (through the gap between the spinous processes, which
+    # sets the cephalad angle), kept in the sagittal plane: a line a few mm off the midline,
+    # extrapolated to the skin, swings onto a lamina
     mid_sag = mid_d - (mid_d @ np.array([1.0, 0, 0])) * np.array([1.0, 0, 0])
-    mid_sag /= np.linalg.norm(mid_sag)
-    direction = math.cos(cephalad) * mid_sag - math.sin(cephalad) * sup  # target -> entry: posterior and caudal
-    direction /= np.linalg.norm(direction)
+    direction = mid_sag / np.linalg.norm(mid_sag)  # target -> entry: posterior (and caudal)
     name = name or f"{level} {ap.name}"
     if ap.name == "paramedian":
         skin = skin_along(labelmap, tgt, direction)
