@@ -69,11 +69,12 @@ def _segmentation_tasks() -> tuple[str, ...]:
 
 
 def label_meshes(labelmap: LabelMap, *, progress=None, cancel=None) -> dict[int, Mesh]:
-    """A surface per labelled structure present (not the rest of the body, kind ``other``), for
-    the 3D view; coarser (every second voxel) on large studies."""
+    """A surface per labelled structure present, for the 3D view; not the rest of the body
+    (kind ``other``), fat or muscle, which would only wrap the rest. Coarser (every second voxel)
+    on large studies."""
     vol = labelmap.volume
     step = 1 if vol.array.size <= 6_000_000 else 2
-    labels = [lab for lab in labelmap.present() if lab.kind != "other"]
+    labels = [lab for lab in labelmap.present() if lab.kind not in ("other", "fat", "muscle")]
     out: dict[int, Mesh] = {}
     for n, lab in enumerate(labels):
         if cancel is not None and cancel():
@@ -544,6 +545,7 @@ class MainWindow(QMainWindow):
             return
         self.scene.set_label_surfaces(meshes)
         self.state.set_show_labels(True)
+        self.structures_dock.raise_()
         self.statusBar().showMessage(f"{len(lm.legend)} structures", 5000)
 
     def load_labelmap(self, path: str | Path | None = None) -> Task | None:

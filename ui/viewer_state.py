@@ -13,6 +13,7 @@ from imaging.volume import Volume
 from imaging.windowing import WindowLevel, default_window, percentile_window, presets_for
 
 TOOLS = ("cursor", "window_level", "distance", "angle")
+HIDDEN_KINDS = ("other", "fat", "muscle")  # labels hidden until ticked: they would cover the rest
 
 
 def default_window_level(volume: Volume) -> tuple[float, float]:
@@ -151,7 +152,7 @@ class ViewerState(QObject):
     # -- labels -----------------------------------------------------------------------------
     def set_labelmap(self, labelmap: LabelMap | None) -> None:
         """Show a label map of this study (refused with :class:`LabelMapError` when it lies on
-        another grid). The rest of the body (kind ``other``) starts hidden."""
+        another grid). The rest of the body (kind ``other``), fat and muscle start hidden."""
         if labelmap is not None:
             if self.volume is None:
                 raise LabelMapError("Open a study before loading its label map.")
@@ -160,7 +161,7 @@ class ViewerState(QObject):
                     f"The label map is on a {labelmap.volume.shape} grid that does not match this study's "
                     f"{self.volume.shape} grid; it belongs to another study or series."
                 )
-            self.label_visible = {lab.value: lab.kind != "other" for lab in labelmap.legend}
+            self.label_visible = {lab.value: lab.kind not in HIDDEN_KINDS for lab in labelmap.legend}
         else:
             self.label_visible = {}
         self.labelmap = labelmap

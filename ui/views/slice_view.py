@@ -436,7 +436,7 @@ class SliceView(VtkWidget):
             u, v, w = in_plane(self.plane, origin, lps)
             du, dv = getattr(actor, "offset", (0.0, 0.0))
             actor.GetPositionCoordinate().SetValue(u + du, v + dv, 0.9)
-            actor.SetVisibility(show and abs(w) <= reach)
+            actor.SetVisibility(bool(show and abs(w) <= reach))
         segs = []
         if show and self._target_lps is not None:
             u, v, w = in_plane(self.plane, origin, self._target_lps)
