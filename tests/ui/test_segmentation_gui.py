@@ -52,6 +52,7 @@ def check_legend_item(qtbot, panel, name: str) -> None:
     qtbot.keyClick(panel.legend, Qt.Key.Key_Space)
 
 
+@pytest.mark.slow
 def test_knee_target_drawn_in_its_colour_hidden_and_faded(main_window, qtbot, screenshot_dir):
     window = main_window
     vol = load_and_wait(qtbot, window, sample_path("knee_ct"))
@@ -110,6 +111,7 @@ def test_knee_target_drawn_in_its_colour_hidden_and_faded(main_window, qtbot, sc
     assert np.ptp(px) < 4
 
 
+@pytest.mark.slow
 def test_lumbar_segmentation_with_progress_levels_and_legend(main_window, qtbot, screenshot_dir):
     window = main_window
     vol = load_and_wait(qtbot, window, sample_path("lumbar_ct"))
