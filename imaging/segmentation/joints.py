@@ -30,7 +30,7 @@ from imaging.labelmap import Label, LabelMap, Landmarks, Legend
 from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.segmentation import SegmentationError
 from imaging.segmentation.body import body_mask, skin_layer
-from imaging.segmentation.common import CoarseGrid
+from imaging.segmentation.common import CoarseGrid, shell
 from imaging.volume import Volume
 
 __all__ = ["JOINT_SITES", "JointSegmentationError", "segment_joint", "bones_of"]
@@ -529,10 +529,26 @@ _PAIRS = {
     "hip": (("femur", "pelvis"),),
 }
 # Widest articular gap (bone to bone, mm) the capsule model bridges, per pair.
-GAP_MM = {("femur", "tibia"): 9.0, ("femur", "patella"): 8.0, ("humerus", "scapula"): 7.0, ("femur", "pelvis"): 7.0}
+GAP_MM = {("femur", "tibia"): 11.0, ("femur", "patella"): 12.0, ("humerus", "scapula"): 7.0, ("femur", "pelvis"): 7.0}
 # Joint fluid on CT (smoothed HU) and how far a recess may reach from the articular gap.
-FLUID_HU = (-25.0, 35.0)
-RECESS_REACH_MM = 45.0
+FLUID_HU = (-25.0, 22.0)  # joint fluid below the upper value, soft tissue above it
+FAT_EDGE_HU = -45.0  # half way between fluid and fat
+FAT_HU = -100.0
+RECESS_REACH_MM = 30.0  # how far from the joint's bones a recess may reach
+NEIGHBOUR_MAX_HU = 110.0  # densest tissue (cartilage) that borders joint fluid
+NEAR_FAT = False
+POCKET_ML = 0.15
+POCKET_CONTACT_MM = 2.0
+POCKET_CONTACT_VOXELS = 20
+TUBE_SD_MM = 2.5
+SUBCUTIS_MM = 5.0
+OPENING = "cross"
+EDGE_IMAGE = "smoothed"
+LENS_CORE = True
+RING_STEPS = 2
+EDGE_SIGMA_MM = 0.0
+EDGE_BAND = 2
+NEIGHBOUR_GAP = 2
 
 
 def _bbox(mask: np.ndarray, pad: tuple[int, int, int], shape: tuple[int, int, int]) -> tuple[slice, slice, slice] | None:
@@ -554,7 +570,7 @@ def _joint_space(
     anybone = np.zeros(volume.shape, dtype=bool)
     for m in named.values():
         anybone |= m
-    return _add_recesses(volume, sm, body & ~anybone, target, sp)
+    return _add_recesses(volume, sm, body, anybone, target, sp)
 
 
 def _joint_space_gaps(volume: Volume, body: np.ndarray, named: dict[str, np.ndarray], site: str) -> np.ndarray:
@@ -601,31 +617,121 @@ def _near(mask: np.ndarray, mm: float, sp: np.ndarray) -> np.ndarray:
     return grid.up(c)
 
 
-def _add_recesses(volume: Volume, sm: np.ndarray, free: np.ndarray, gap: np.ndarray, sp: np.ndarray) -> np.ndarray:
-    """Grow the articular gap into connected fluid-density recesses (e.g. the suprapatellar
-    pouch), no farther than ``RECESS_REACH_MM`` from the gap."""
+_INPLANE_CROSS = np.zeros((3, 3, 3), dtype=bool)
+_INPLANE_CROSS[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+
+
+def _half_way_outline(fluid: np.ndarray, img: np.ndarray, allowed: np.ndarray, level: float, sp: np.ndarray) -> np.ndarray:
+    """Place the outline of a fluid region half way between the fluid ``level`` and the level of
+    the tissue next to it (the mean of the non-fluid voxels nearby, capped at cartilage density):
+    every voxel within two voxels of the outline is decided again."""
+    import SimpleITK as sitk
+    from scipy import ndimage
+
+    if EDGE_SIGMA_MM > 0:
+        im = sitk.GetImageFromArray(np.ascontiguousarray(img, dtype=np.float32))
+        im.SetSpacing(tuple(float(v) for v in sp[::-1]))
+        img = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(im, EDGE_SIGMA_MM))
+    size = (3, 5, 5) if sp[0] > 1.5 * sp[2] else (5, 5, 5)
+    # The tissue on each side: denser (soft tissue, muscle, cartilage; capped at cartilage so
+    # that bone behind cartilage does not pull the outline onto it) and less dense (fat).
+    outside = allowed & ~ndimage.binary_dilation(fluid, iterations=NEIGHBOUR_GAP)
+    denser = (outside & (img > level)).astype(np.float32)
+    lighter = (outside & (img < level)).astype(np.float32)
+    capped = np.minimum(img, NEIGHBOUR_MAX_HU)
+    n_hi = ndimage.uniform_filter(denser, size=size)
+    n_lo = ndimage.uniform_filter(lighter, size=size)
+    hi = np.where(n_hi > 1e-3, ndimage.uniform_filter(capped * denser, size=size) / np.maximum(n_hi, 1e-3), NEIGHBOUR_MAX_HU)
+    lo = np.where(n_lo > 1e-3, ndimage.uniform_filter(img * lighter, size=size) / np.maximum(n_lo, 1e-3), FAT_HU)
+    decide = np.where(img >= level, img <= 0.5 * (level + hi), img >= 0.5 * (level + lo))
+    band = ndimage.binary_dilation(fluid, iterations=EDGE_BAND) & ~ndimage.binary_erosion(fluid, iterations=EDGE_BAND) & allowed
+    out = (fluid & ~band) | (band & decide)
+    lab, _ = ndimage.label(out)
+    keep = np.unique(lab[fluid & out])
+    return np.isin(lab, keep[keep > 0])
+
+
+def _is_tube(lab: np.ndarray, i: int, sp: np.ndarray) -> bool:
+    """True when component ``i`` is a thin tube (a nerve or vessel in fat), not a fluid pocket:
+    its second principal extent (standard deviation) is under ``TUBE_SD_MM``."""
+    pts = np.argwhere(lab == i) * sp
+    if len(pts) < 4:
+        return True
+    w = np.sort(np.linalg.eigvalsh(np.cov(pts.T)))[::-1]
+    return bool(np.sqrt(max(w[1], 0.0)) < TUBE_SD_MM)
+
+
+def _mode(values: np.ndarray, lo: float, hi: float, bin_width: float = 2.0) -> float:
+    """The most common value of ``values`` within ``[lo, hi]`` (lightly smoothed histogram)."""
+    from scipy import ndimage
+
+    hist, edges = np.histogram(values, bins=int((hi - lo) / bin_width), range=(lo, hi))
+    hist = ndimage.gaussian_filter1d(hist.astype(float), 1.0)
+    k = int(np.argmax(hist))
+    return float(0.5 * (edges[k] + edges[k + 1]))
+
+
+def _add_recesses(
+    volume: Volume, sm: np.ndarray, body: np.ndarray, anybone: np.ndarray, gap: np.ndarray, sp: np.ndarray
+) -> np.ndarray:
+    """The joint fluid: fluid-density voxels connected to the articular gaps (the films between
+    the cartilage surfaces, and recesses such as the suprapatellar pouch and the gutters), no
+    farther than ``RECESS_REACH_MM`` from the joint's bones, with the outline placed half way
+    between fluid and each neighbouring tissue.
+
+    Voxels next to fat are left out of the connected core (a blurred fat/muscle boundary passes
+    through fluid density and would carry the region away), then the outline is grown back. Where
+    no fluid is visible the gaps themselves are the target (the capsule model alone)."""
     from scipy import ndimage
 
     reach = tuple(int(np.ceil(RECESS_REACH_MM / s)) for s in sp)
-    box = _bbox(gap, reach, volume.shape)  # type: ignore[arg-type]
+    box = _bbox(anybone, reach, volume.shape)  # type: ignore[arg-type]
     if box is None:
         return gap
-    import SimpleITK as sitk
-
-    img = sitk.GetImageFromArray(np.ascontiguousarray(sm[box], dtype=np.float32))
-    img.SetSpacing(tuple(float(s) for s in volume.spacing))
-    smooth = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(img, 1.0))
-    fluid = (smooth >= FLUID_HU[0]) & (smooth <= FLUID_HU[1]) & free[box]
-    g = gap[box]
-    lab, _ = ndimage.label(fluid | g)
-    seeds = np.unique(lab[g])
+    s0 = sm[box]
+    f = body[box] & ~anybone[box]
+    # joint fluid never lies in the skin and subcutaneous layer
+    deep = (body & ~shell(body, SUBCUTIS_MM, sp, border_inside=True))[box]
+    g = gap[box] & f
+    lens = s0[g]
+    lens = lens[(lens > FLUID_HU[0]) & (lens < 60)]
+    fluid_level = _mode(lens, FLUID_HU[0], 40.0) if lens.size >= 20 else 10.0
+    fluid_level = float(np.clip(fluid_level, -5.0, 20.0))
+    hi_core = FLUID_HU[1]
+    lo_core = FAT_EDGE_HU
+    near_fat = ndimage.binary_dilation(s0 < lo_core, structure=_INPLANE_CROSS) if NEAR_FAT else s0 < lo_core
+    core = (s0 <= hi_core) & (s0 >= lo_core) & f & deep & ~near_fat
+    if LENS_CORE:
+        # between the articular surfaces the fluid film lies between cartilage layers
+        core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= lo_core)
+    bone_dist = ndimage.distance_transform_edt(~anybone[box], sampling=sp)
+    core &= bone_dist <= RECESS_REACH_MM
+    # In-plane opening: noise specks of fluid density in soft tissue fall away, 3 mm films stay.
+    if OPENING == "cross":
+        core = ndimage.binary_opening(core, structure=_INPLANE_CROSS)
+    elif OPENING == "pairs":
+        # a voxel stays when it is part of a 2x2 in-plane square of core voxels (kills specks and
+        # one-voxel threads, keeps films two voxels thick)
+        sq = np.zeros((1, 2, 2), dtype=bool)
+        sq[:] = True
+        core = ndimage.binary_opening(core, structure=sq)
+    lab, _ = ndimage.label(core)
+    seeds = np.unique(lab[g & core])
+    # Pockets of fluid lying against the joint's bones (gutters, posterior condylar recesses)
+    # belong to the joint too, even where the film joining them to the gap is too thin to see.
+    sizes = np.bincount(lab.ravel()) * float(np.prod(sp)) / 1000.0
+    touching = np.bincount(lab[(bone_dist <= POCKET_CONTACT_MM) & core], minlength=sizes.size)
+    pockets = np.nonzero((sizes >= POCKET_ML) & (touching >= POCKET_CONTACT_VOXELS))[0]
+    pockets = [i for i in pockets if i > 0 and i not in seeds and not _is_tube(lab, i, sp)]
+    seeds = np.union1d(seeds, np.asarray(pockets, dtype=seeds.dtype))
     seeds = seeds[seeds > 0]
-    grown = np.isin(lab, seeds) & (fluid | g)
-    # Only recess-like parts: within reach of the gap (EDT from the gap).
-    dg = ndimage.distance_transform_edt(~g, sampling=sp)
-    grown &= dg <= RECESS_REACH_MM
-    out = gap.copy()
-    out[box] |= grown
+    if seeds.size == 0:
+        return gap
+    grown = np.isin(lab, seeds)
+    edge_img = s0 if EDGE_IMAGE == "smoothed" else np.asarray(volume.array[box], dtype=np.float32)
+    grown = _half_way_outline(grown, edge_img, f, fluid_level, sp)
+    out = np.zeros(volume.shape, dtype=bool)
+    out[box] = grown
     return out
 
 
