@@ -228,9 +228,7 @@ def skin_mesh(
     the mask. The surface is made on a grid of about ``resolution_mm`` (block fractions of the
     study's voxels, so a 512 x 512 x 300 CT takes well under a second). Faces where the field of
     view cuts the body are left out: they are not skin."""
-    from scipy import ndimage
-
-    from imaging.segmentation.common import CoarseGrid
+    from imaging.segmentation.common import CoarseGrid, fill_holes
 
     if isinstance(labelmap_or_body_mask, LabelMap):
         volume = volume or labelmap_or_body_mask.volume
@@ -241,7 +239,7 @@ def skin_mesh(
         body = np.asarray(labelmap_or_body_mask, dtype=bool)
     grid = CoarseGrid.for_volume(volume, resolution_mm)
     coarse = grid.down_fraction(body) >= 0.5
-    coarse = ndimage.binary_fill_holes(coarse)
+    coarse = fill_holes(coarse)
     cvol = grid.coarse_volume(volume)
     mesh = surface_mesh(coarse, cvol)
     if mesh.is_empty():

@@ -27,6 +27,7 @@ from imaging.segmentation.common import (
     CoarseGrid,
     Steps,
     ball,
+    fill_holes,
     fill_holes_slices,
     is_ct,
     largest_component,
@@ -109,7 +110,7 @@ def body_mask(
     body = tissue & ndimage.binary_dilation(body, iterations=1)
     body = largest_component(body)
     filled = fill_holes_slices(body, axis=axial_axis(volume), cancel=cancel)
-    filled = ndimage.binary_fill_holes(filled)
+    filled = fill_holes(filled)
     steps(0.6, "Body outline at full resolution")
     if grid.identity:
         return filled

@@ -114,13 +114,12 @@ def split_bones(
 
 def labels_to_fine(grid: CoarseGrid, coarse_labels: np.ndarray, fine_mask: np.ndarray, *, reach_vox: int = 2) -> np.ndarray:
     """Carry coarse labels back onto the fine grid: each fine voxel of ``fine_mask`` takes the
-    label of the nearest labelled coarse voxel within ``reach_vox`` coarse voxels."""
-    if coarse_labels.any():
-        dist, idx = ndimage.distance_transform_edt(coarse_labels == 0, return_indices=True)
-        nearest = coarse_labels[tuple(idx)]
-        nearest[dist > reach_vox] = 0
-    else:
-        nearest = coarse_labels
+    label of its coarse voxel, or of a labelled coarse voxel within ``reach_vox`` voxels."""
+    nearest = coarse_labels
+    for _ in range(max(0, int(reach_vox))):
+        # grow the labels one voxel into unlabelled voxels (the largest neighbouring value wins a tie)
+        grown = ndimage.grey_dilation(nearest, size=(3, 3, 3))
+        nearest = np.where(nearest > 0, nearest, grown)
     dtype = np.uint8 if coarse_labels.max(initial=0) < 256 else np.uint16
     fine = grid.up(nearest.astype(dtype))
     return np.where(fine_mask, fine, 0).astype(dtype)

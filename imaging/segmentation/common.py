@@ -23,6 +23,7 @@ __all__ = [
     "largest_component",
     "components",
     "fill_holes_slices",
+    "fill_holes",
     "ball",
     "Steps",
     "spacing_zyx",
@@ -114,15 +115,19 @@ class CoarseGrid:
         if self.identity:
             return coarse
         fz, fy, fx = self.factors
+        cz, cy, cx = coarse.shape
+        out = np.empty(self.shape, dtype=coarse.dtype)
+        core = out[: cz * fz, : cy * fy, : cx * fx].reshape(cz, fz, cy, fy, cx, fx)
+        core[...] = coarse[:, None, :, None, :, None]
         nz, ny, nx = self.shape
-        out = coarse
-        for axis, f in ((0, fz), (1, fy), (2, fx)):
-            if f > 1:
-                out = np.repeat(out, f, axis=axis)
-        pad = [(0, n - s) for n, s in zip(self.shape, out.shape, strict=True)]
-        if any(p[1] for p in pad):
-            out = np.pad(out, pad, mode="edge")
-        return out[:nz, :ny, :nx]
+        # the rim beyond whole blocks repeats the last block
+        if nx > cx * fx:
+            out[: cz * fz, : cy * fy, cx * fx :] = out[: cz * fz, : cy * fy, cx * fx - 1 : cx * fx]
+        if ny > cy * fy:
+            out[: cz * fz, cy * fy :, :] = out[: cz * fz, cy * fy - 1 : cy * fy, :]
+        if nz > cz * fz:
+            out[cz * fz :] = out[cz * fz - 1 : cz * fz]
+        return out
 
     def coarse_index(self, fine_idx: np.ndarray) -> np.ndarray:
         """Coarse (z, y, x) indices of fine (z, y, x) indices (clipped into the coarse grid)."""
@@ -211,6 +216,24 @@ def fill_holes_slices(mask: np.ndarray, axis: int = 0, *, cancel: Cancel | None 
         hi[ax] = -1
         edge[background[tuple(lo)]] = True
         edge[background[tuple(hi)]] = True
+    edge[0] = True
+    return mask | ~edge[background]
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """3D hole filling (face connectivity) by one labelling of the background: a background
+    region is a hole unless it touches the array's border. Same result as
+    ``scipy.ndimage.binary_fill_holes``, much faster on large arrays."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return mask.copy()
+    background, n = ndimage.label(~mask)
+    edge = np.zeros(n + 1, bool)
+    for ax in range(3):
+        for idx in (0, -1):
+            sl = [slice(None)] * 3
+            sl[ax] = idx
+            edge[background[tuple(sl)]] = True
     edge[0] = True
     return mask | ~edge[background]
 
