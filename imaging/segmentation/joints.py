@@ -33,7 +33,7 @@ from imaging.segmentation.body import body_mask, skin_layer
 from imaging.segmentation.common import CoarseGrid, shell
 from imaging.volume import Volume
 
-__all__ = ["JOINT_SITES", "JointSegmentationError", "segment_joint", "bones_of"]
+__all__ = ["JOINT_SITES", "JointSegmentationError", "segment_joint", "bones_of", "target_centre"]
 
 JOINT_SITES = ("knee", "shoulder", "hip")
 
@@ -739,23 +739,33 @@ def _add_recesses(
 # Label map
 
 
-def _target_point(volume: Volume, target: np.ndarray) -> np.ndarray:
-    """A default target inside the region: among the voxels deepest inside the articular
-    region's largest part, the one nearest to its centroid (LPS mm)."""
+def target_centre(volume: Volume, target: np.ndarray) -> np.ndarray:
+    """The centre of a joint-space region, the default target (LPS mm): the centre of its
+    deepest part, i.e. of the largest pocket of fluid (at the knee the suprapatellar recess), where
+    a needle tip has the most room. Voxels at least ``DEEP_FRACTION`` of the greatest depth form
+    the deep part; of its largest piece, the voxel nearest to its depth-weighted centroid."""
     from scipy import ndimage
 
     sl = _bbox(target, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
-    assert sl is not None
-    t = target[sl]
-    dist = ndimage.distance_transform_edt(t, sampling=volume.spacing[::-1])
-    idx = np.argwhere(t)
-    centroid = idx.mean(axis=0)
-    d = dist[t]
-    good = idx[d >= 0.6 * d.max()]
+    if sl is None:
+        raise JointSegmentationError("The joint space is empty; no target can be proposed.")
     sp = volume.spacing[::-1]
-    best = good[np.argmin((((good - centroid) * sp) ** 2).sum(axis=1))]
+    t = target[sl]
+    dist = ndimage.distance_transform_edt(t, sampling=sp)
+    deep = dist >= DEEP_FRACTION * dist.max()
+    lab, n = ndimage.label(deep, structure=np.ones((3, 3, 3), bool))
+    if n > 1:
+        weight = ndimage.sum_labels(dist, lab, index=np.arange(1, n + 1))
+        deep = lab == 1 + int(np.argmax(weight))
+    idx = np.argwhere(deep)
+    w = dist[deep]
+    centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
+    best = idx[np.argmin((((idx - centroid) * sp) ** 2).sum(axis=1))]
     zyx = best + np.array([s.start for s in sl])
     return volume.index_to_lps(zyx[::-1].astype(float))
+
+
+DEEP_FRACTION = 0.8
 
 
 def _assemble(
@@ -786,7 +796,7 @@ def _assemble(
         value += 1
     labels.append(Label(skin_v, "skin", "skin", DEFAULT_COLORS["skin"]))
     labels.append(Label(soft_v, "soft tissue", "other", DEFAULT_COLORS["other"]))
-    point = _target_point(volume, target)
+    point = target_centre(volume, target)
     info = {"side": side, "method": "capsule model between articular surfaces + connected fluid recesses"}
     info.update(extra or {})
     landmarks = Landmarks(task=site, target={"name": tname, "lps": [round(float(c), 2) for c in point]}, extra=info)

@@ -12,16 +12,19 @@ from imaging.labelmap import LabelMap, read_labelmap
 from imaging.samples import samples_dir
 from imaging.volume import Volume
 
+SERIES = {"knee_mr": "t2fs"}  # the series a multi-series sample is segmented on
+
 
 @cache
-def _load(name: str) -> tuple[Volume, LabelMap]:
+def _load(name: str, series: str | None = None) -> tuple[Volume, LabelMap]:
     folder = samples_dir() / name
-    vol = load_folder(folder)
+    vol = load_folder(folder / (series if series is not None else SERIES.get(name, "")))
     return vol, read_labelmap(folder / "labels.nrrd", reference=vol)
 
 
-def load_phantom(name: str) -> tuple[Volume, LabelMap]:
-    """The phantom's volume and its ground truth; fails the test when the sample is missing."""
+def load_phantom(name: str, series: str | None = None) -> tuple[Volume, LabelMap]:
+    """The phantom's volume (``series``: sub-folder of a multi-series sample) and its ground
+    truth; fails the test when the sample is missing."""
     folder = samples_dir() / name
     if not (folder / "labels.nrrd").is_file():
         pytest.fail(
@@ -29,4 +32,4 @@ def load_phantom(name: str) -> tuple[Volume, LabelMap]:
             "with `make samples` (or `.venv/bin/python -m imaging.samples`); `make test` builds them.",
             pytrace=False,
         )
-    return _load(name)
+    return _load(name, series)
