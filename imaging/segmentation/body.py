@@ -41,6 +41,7 @@ __all__ = [
     "SKIN_MM",
     "body_threshold",
     "body_mask",
+    "body_masks",
     "skin_layer",
     "axial_axis",
     "segment_body",
@@ -90,6 +91,18 @@ def body_mask(
 
     ``coarse``: the block mean of the volume on ``CoarseGrid.for_volume(volume, 2.0)`` when the
     caller has it already (saves one pass over the study)."""
+    return body_masks(volume, threshold=threshold, coarse=coarse, progress=progress, cancel=cancel)[0]
+
+
+def body_masks(
+    volume: Volume,
+    *,
+    threshold: float | None = None,
+    coarse: np.ndarray | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`body_mask` and the same body on the ~2 mm grid (``CoarseGrid.for_volume(volume, 2.0)``)."""
     steps = Steps(progress, cancel)
     steps(0.0, "Finding the body outline")
     grid = CoarseGrid.for_volume(volume, 2.0)
@@ -113,14 +126,14 @@ def body_mask(
     filled = fill_holes(filled)
     steps(0.6, "Body outline at full resolution")
     if grid.identity:
-        return filled
+        return filled, filled
     interior = ndimage.binary_erosion(filled, iterations=1)
     outer = ndimage.binary_dilation(filled, iterations=1)
     fine = volume.array > thr
     fine &= grid.up(outer)
     fine |= grid.up(interior)
     steps(1.0, "Body outline done")
-    return fine
+    return fine, filled
 
 
 def skin_layer(body: np.ndarray, volume: Volume, thickness_mm: float = SKIN_MM) -> np.ndarray:

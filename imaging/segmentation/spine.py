@@ -50,7 +50,7 @@ from scipy import ndimage
 from imaging.errors import ImagingError
 from imaging.labelmap import Label, LabelMap, Landmarks, Legend
 from imaging.progress import Cancel, Progress
-from imaging.segmentation.body import SKIN, SOFT_TISSUE, body_mask, skin_layer
+from imaging.segmentation.body import SKIN, SOFT_TISSUE, body_masks, skin_layer
 from imaging.segmentation.bone import labels_to_fine
 from imaging.segmentation.common import CoarseGrid, Steps, fill_holes_slices, is_ct, spacing_zyx
 from imaging.volume import Volume
@@ -94,10 +94,9 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
     steps(0.0, "Body outline")
     grid = CoarseGrid.for_volume(vol, 2.0)
     c = grid.down_mean(vol.array)
-    body = body_mask(vol, coarse=c, progress=steps.sub(0.0, 0.25), cancel=cancel)
+    body, body_c = body_masks(vol, coarse=c, progress=steps.sub(0.0, 0.25), cancel=cancel)
     cvol = grid.coarse_volume(vol, c)
     sp = spacing_zyx(cvol)
-    body_c = grid.down_fraction(body) >= 0.5
     hard = (c >= HARD_HU) & body_c
     steps(0.3, "Tracing the spinal canal")
     canal_c, col = _trace_canal(c, hard, body_c, sp)
