@@ -234,3 +234,19 @@ def test_lumbar_segmentation_can_be_cancelled(study):
     volume, _, _ = study
     with pytest.raises(CancelledError):
         segment(volume, "lumbar", cancel=lambda: True)
+
+
+def test_lumbar_refuses_a_sagittal_series_and_mr(study):
+    from imaging.segmentation.spine import LumbarError, segment_lumbar
+    from imaging.volume import SeriesInfo
+
+    volume, _, _ = study
+    # the same voxels stored as sagittal slices (slice axis = patient left-right)
+    arr = np.ascontiguousarray(np.transpose(volume.array, (2, 0, 1)))  # (x, z, y)
+    aff = volume.affine[:, [1, 2, 0, 3]]  # i = y (rows of the old), j = z, k = x
+    sagittal = imaging.Volume(arr, aff, volume.info)
+    with pytest.raises(LumbarError, match="axial"):
+        segment_lumbar(sagittal)
+    mr = volume.with_array(volume.array, info=SeriesInfo(modality="MR"))
+    with pytest.raises(LumbarError, match="CT"):
+        segment_lumbar(mr)
