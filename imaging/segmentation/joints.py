@@ -170,12 +170,36 @@ def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Ca
     check_cancel(cancel)
     report(progress, 0.6, "Joint space")
     named, side = _name_bones(work, bones, site)
+    named = _reopen_fossae(sm, body_w, named, _joint_space_gaps(work, body_w, named, site))
     target = _joint_space(work, sm, body_w, named, site)
     check_cancel(cancel)
     report(progress, 0.85, "Labels")
     if not grid.identity:
         named, target = _to_full_grid(volume, grid, sm, named, target, body)
     return _assemble(volume, body, named, target, site, side)
+
+
+def _reopen_fossae(sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray], gaps: np.ndarray) -> dict[str, np.ndarray]:
+    """Give back fluid that hole filling put inside a bone: filling a bone slice by slice also
+    fills a fossa it wraps (the acetabular fossa in a sagittal slice of the pelvis). Fluid-density
+    voxels inside a bone that connect, through fluid density, to the fluid of the articular gaps
+    are not bone (fatty marrow is walled in by cortex and stays)."""
+    from scipy import ndimage
+
+    anybone = np.zeros(sm.shape, dtype=bool)
+    for m in named.values():
+        anybone |= m
+    fluid_like = (sm >= FAT_EDGE_HU) & (sm <= 0.5 * (FLUID_HU[1] + NEIGHBOUR_MAX_HU)) & body
+    lab, n = ndimage.label(fluid_like)
+    if n == 0:
+        return named
+    outside = np.unique(lab[fluid_like & gaps & ~anybone])
+    inside = np.unique(lab[fluid_like & anybone])
+    both = np.intersect1d(outside[outside > 0], inside[inside > 0])
+    if both.size == 0:
+        return named
+    give_back = np.isin(lab, both) & anybone
+    return {name: m & ~give_back for name, m in named.items()}
 
 
 def _to_full_grid(
