@@ -62,6 +62,7 @@ class SafetyOptions:
     # bevel deflection at 80 mm + 1 mm warning band + radius); larger distances are lower bounds
     pad_mm: float = 16.0
     min_needle_gap_mm: float = 5.0  # two needles closer than this (surface to surface) conflict
+    centre_search_mm: float = 10.0  # the target centre: the target's deepest point this near the tip
 
 
 DEFAULT_OPTIONS = SafetyOptions()
@@ -279,6 +280,19 @@ class ClearanceMaps:
             k, j, i = np.unravel_index(int(np.argmin(ch)), ch.shape)
             self._deepest[name] = self.crop.index_to_lps(np.array([i, j, k], dtype=float))
         return self._deepest[name]
+
+    def deepest_near(self, name: str, point: Sequence[float], radius_mm: float) -> np.ndarray:
+        """The point of structure ``name`` deepest inside it within ``radius_mm`` of ``point``
+        (1 mm grid; the centre of a long structure such as the thecal sac near the tip)."""
+        g = np.arange(-radius_mm, radius_mm + 0.5, 1.0)
+        off = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+        off = off[np.linalg.norm(off, axis=1) <= radius_mm]
+        pts = np.asarray(point, dtype=float)[None] + off
+        pts = pts[self.crop.contains_lps(pts, margin_voxels=0.0)]
+        if not len(pts):
+            return self.deepest_point(name)
+        phi = self.sample(pts)[:, self.index[name]]
+        return pts[int(np.argmin(phi))]
 
     def targets(self) -> tuple[Label, ...]:
         return tuple(lab for lab in self.labels if lab.kind == "target")
@@ -539,8 +553,9 @@ def evaluate_trajectory(
         if target_centre is None:
             lm = maps.labelmap.landmarks
             if lm is not None and lm.target and lm.target.get("lps") is not None and lm.target.get("name", target.name) == target.name:
-                target_centre = lm.target["lps"]
-        centre = np.asarray(target_centre if target_centre is not None else maps.deepest_point(target.name), dtype=float)
+                if float(np.linalg.norm(np.asarray(lm.target["lps"], float) - tip)) <= options.centre_search_mm * 1.5:
+                    target_centre = lm.target["lps"]
+        centre = np.asarray(target_centre if target_centre is not None else maps.deepest_near(target.name, tip, options.centre_search_mm), dtype=float)
         rel = centre - entry
         along = float(rel @ d)
         miss = float(np.linalg.norm(rel - along * d))

@@ -9,12 +9,15 @@
 
 The textbook line is tried first (its entry is where the line from the target leaves the body).
 If that exact line is not clear of the structures at risk, the clearest entry within 15 degrees
-of it (then 25) is suggested instead, and the trajectory's notes say so. A template suggests; the
+of it (then 25, then 35; lumbar midline entries stay within 4 degrees of the sagittal plane,
+paramedian ones come from the left angled 4-30 degrees medially) is suggested instead, and the
+trajectory's notes say so. A template suggests; the
 safety check judges. For planning, review and training; not a medical device.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +83,7 @@ APPROACHES: dict[tuple[str, str], Approach] = {
         "paramedian: ~10 mm lateral to the midline, angled medially and cephalad through the interlaminar window",
     ),
 }
+NO_CLEAR = "no clear entry near the textbook line"
 DEFAULT_APPROACH = {"knee": "superolateral", "shoulder": "posterior", "hip": "anterior", "lumbar": "midline"}
 # 89 mm spinal needles for anything deeper than a superficial knee recess (lessons: 38 mm with a
 # 10 mm hub allowance does not reach a suprapatellar recess). Pencil point for the dura.
@@ -175,6 +179,7 @@ def template_trajectory(
     name: str = "",
 ) -> Trajectory:
     """A trajectory following the textbook approach for ``region`` (see the module docstring)."""
+    chosen = approach
     approach = approach or DEFAULT_APPROACH.get(region, "")
     key = (region, approach)
     if key not in APPROACHES:
@@ -183,7 +188,14 @@ def template_trajectory(
     ap = APPROACHES[key]
     needle = needle or DEFAULT_NEEDLE[region]
     if region == "lumbar":
-        return _lumbar(labelmap, ap, level, needle, target, plan_margins, options, name)
+        traj = _lumbar(labelmap, ap, level, needle, target, plan_margins, options, name)
+        if not chosen and NO_CLEAR in traj.notes:
+            # the default: midline, and paramedian when the midline is blocked (e.g. a calcified
+            # interspinous ligament) -- the usual clinical fallback
+            para = _lumbar(labelmap, APPROACHES[("lumbar", "paramedian")], level, needle, target, plan_margins, options, name.replace("midline", "paramedian") if name else "")
+            if NO_CLEAR not in para.notes:
+                return dataclasses.replace(para, notes=f"midline blocked at {level or 'L4-L5'} (no clear line within 4 deg of the sagittal plane); {para.notes}")
+        return traj
     if not side:
         side = _infer_side(labelmap)
     if target is None:
@@ -219,6 +231,8 @@ def _fit(
     name: str,
     *,
     entry: np.ndarray | None = None,
+    craniocaudal_deg: tuple[float, float] | None = None,
+    mediolateral_deg: tuple[float, float] | None = None,
 ) -> Trajectory:
     reach = needle.length_mm - options.hub_allowance_mm
     maps = ClearanceMaps.around(labelmap, tgt, needle.length_mm, pad_mm=options.pad_mm)
@@ -229,8 +243,11 @@ def _fit(
         traj = Trajectory(name, tuple(textbook), tuple(tgt), needle, note, tname)  # type: ignore[arg-type]
         if evaluate_trajectory(maps, traj, margins, options).verdict == "ok":
             return traj
-    for cone in (15.0, 25.0):
-        cons = SearchConstraints(needle=needle, approach=tuple(direction), max_approach_deg=cone, n_best=1, target_structure=tname)  # type: ignore[arg-type]
+    for cone in (15.0, 25.0, 35.0):
+        cons = SearchConstraints(
+            needle=needle, approach=tuple(direction), max_approach_deg=cone, n_best=1, target_structure=tname,  # type: ignore[arg-type]
+            craniocaudal_deg=craniocaudal_deg, mediolateral_deg=mediolateral_deg,
+        )
         try:
             res = search_entries(labelmap, tgt, cons, plan_margins, options, maps=maps)
         except PlanError:
@@ -241,7 +258,7 @@ def _fit(
             return Trajectory(name, c.entry, tuple(tgt), needle, f"{note}; the textbook line was not clear, entry moved {off:.0f} deg from it to the clearest one within {cone:g} deg", tname)  # type: ignore[arg-type]
     if textbook is None:
         raise PlanError(f"The {ap.region} {ap.name} line from the target does not reach the skin inside the study (reach {reach:g} mm).")
-    return Trajectory(name, tuple(textbook), tuple(tgt), needle, f"{note}; no clear entry near the textbook line: check the safety table", tname)  # type: ignore[arg-type]
+    return Trajectory(name, tuple(textbook), tuple(tgt), needle, f"{note}; {NO_CLEAR}: check the safety table", tname)  # type: ignore[arg-type]
 
 
 def _lumbar(
@@ -275,19 +292,27 @@ def _lumbar(
         labs = _target_labels(labelmap, hints)
         if not labs:
             raise PlanError("The label map has no thecal sac (target) structure; give --target X,Y,Z.")
-        vals = labelmap.volume.value_at(pts)
-        inside = np.isin(np.nan_to_num(vals, nan=0).astype(np.int64), [lab.value for lab in labs])
+        names = [lab.name for lab in labs]
+        sac = ClearanceMaps.around(labelmap, mid_p, 90.0, pad_mm=5.0, structures=names)
+        if not sac.labels:
+            raise PlanError(f"No thecal sac (target) near the {level} window; give --target X,Y,Z.")
+        ok = np.array([sac.covers(p[None]) for p in pts])
+        phi = np.where(ok[:, None], sac.sample(pts), np.inf).min(axis=1)
+        inside = phi < 0
         if not inside.any():
             tgt, tname = default_target(labelmap, hints, near=mid_p)
         else:
+            # the posterior part of the sac: the deepest point of the first run along the line,
+            # within 8 mm of its posterior wall
             first = int(np.argmax(inside))
-            run_end = first
-            while run_end + 1 < len(inside) and inside[run_end + 1]:
-                run_end += 1
-            depth_in = min(4.0, 0.35 * (t[run_end] - t[first]))
-            tgt = mid_p - (t[first] + depth_in) * mid_d
-            val = int(np.nan_to_num(labelmap.volume.value_at(tgt[None]), nan=0)[0])
-            tname = next((lab.name for lab in labs if lab.value == val), labs[0].name)
+            last = first
+            while last + 1 < len(inside) and inside[last + 1]:
+                last += 1
+            window_end = min(last, first + 16)
+            k = first + int(np.argmin(phi[first : window_end + 1]))
+            tgt = pts[k]
+            vals = sac.sample(tgt[None])[0]
+            tname = sac.labels[int(np.argmin(vals))].name
     else:
         tgt, tname = np.asarray(target, float), ""
     # midline: the window's midline line (through the gap between the spinous processes, which
@@ -304,5 +329,9 @@ def _lumbar(
         d2 = entry_guess - tgt
         d2 /= np.linalg.norm(d2)
         entry = skin_along(labelmap, tgt, d2)
-        return _fit(labelmap, ap, tgt, tname, d2, needle, plan_margins, options, name, entry=entry)
-    return _fit(labelmap, ap, tgt, tname, direction, needle, plan_margins, options, name)
+        # from the patient's left, angled medially (toward the patient's right) and cephalad
+        return _fit(labelmap, ap, tgt, tname, d2, needle, plan_margins, options, name, entry=entry,
+                    craniocaudal_deg=(-5.0, 35.0), mediolateral_deg=(-30.0, -4.0))
+    # midline: in the sagittal plane (within 4 deg), cephalad or level
+    return _fit(labelmap, ap, tgt, tname, direction, needle, plan_margins, options, name,
+                craniocaudal_deg=(-5.0, 35.0), mediolateral_deg=(-4.0, 4.0))

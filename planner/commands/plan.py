@@ -3,8 +3,9 @@
 The target comes from --target X,Y,Z (LPS mm) or from the label map (the segmentation's target
 landmark or the deepest point of the target structure). The entry comes from --entry X,Y,Z, from
 --entry auto (the automatic entry search: the lowest-risk skin entry within the needle's reach),
-or by default from the approach template (CLINICAL.md: lumbar midline/paramedian interlaminar,
-knee superolateral/anterolateral, posterior shoulder, anterior hip). Any point inside the study
+or by default from the approach template (CLINICAL.md: lumbar midline/paramedian interlaminar --
+without --approach, midline and paramedian when the midline is blocked --, knee
+superolateral/anterolateral, posterior shoulder, anterior hip). Any point inside the study
 is recorded as given: judging it is the job of `injection-planner check`. Points outside the
 study are refused. For planning, review and training; not a medical device.
 """
@@ -117,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
     approach = args.approach or DEFAULT_APPROACH[region]
     if (region, approach) not in APPROACHES:
         raise PlanError(f"No {approach!r} approach for the {region}; choose one of: {', '.join(a for r, a in APPROACHES if r == region)}.")
-    name = args.name or f"{(args.side + ' ') if args.side else ''}{region} {approach}"
+    if region == "lumbar":
+        name = args.name or f"{args.level or 'L4-L5'} {approach}"
+    else:
+        name = args.name or f"{(args.side + ' ') if args.side else ''}{region} {approach}"
     how = ""
     if entry is not None:
         if target is None:
@@ -141,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         how = f"automatic search: best of {res.n_candidates} entries ({res.search_seconds:.2f} s after {res.map_seconds:.2f} s of distance maps)"
     else:
         traj = template_trajectory(
-            labelmap, region, approach=approach, side=args.side or "", level=args.level or "", needle=needle,
+            labelmap, region, approach=args.approach or "", side=args.side or "", level=args.level or "", needle=needle,
             target=None if target is None else tuple(target), name=name,
         )
         how = f"template {region} {approach}"

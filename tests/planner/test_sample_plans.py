@@ -194,11 +194,11 @@ def lumbar(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("level, approach", [("L4-L5", "midline"), ("L3-L4", "paramedian"), ("L4-L5", "auto")])
+@pytest.mark.parametrize("level, approach", [("L4-L5", ""), ("L3-L4", ""), ("L3-L4", "paramedian"), ("L4-L5", "auto")])
 def test_lumbar_plans_pass_check(lumbar, level, approach, tmp_path, capsys):
     folder, labels, _lm = lumbar
     out = tmp_path / "p.plan.json"
-    extra = ["--entry", "auto"] if approach == "auto" else ["--approach", approach]
+    extra = ["--entry", "auto"] if approach == "auto" else ["--approach", approach] if approach else []
     rc, text = _run(capsys, "plan", str(folder), "--labels", str(labels), "--route", "intrathecal", "--level", level, *extra, "--out", str(out))
     assert rc == 0, text
     rc, text = _run(capsys, "check", str(out), "--labels", str(labels))
