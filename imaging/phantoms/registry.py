@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaging.phantoms import hip, knee
+from imaging.phantoms import hip, knee, shoulder
 from imaging.phantoms.build import SAG, PhantomSpec, SeriesSpec
 from imaging.phantoms.scene import Grid
 
@@ -125,4 +125,33 @@ PHANTOMS["hip_ct"] = PhantomSpec(
     patient_name="PHANTOM^HIP",
     patient_id="PHANTOM-HIP",
     module="hip",
+)
+
+PHANTOMS["shoulder_ct"] = PhantomSpec(
+    name="shoulder_ct",
+    title="Right shoulder CT (phantom)",
+    description="Synthetic right shoulder CT with effusion, 0.8 x 0.8 x 1.5 mm: glenohumeral injection planning",
+    modality="CT",
+    body_part="SHOULDER",
+    frame=shoulder.FRAME,
+    structures=shoulder.structures,
+    grid=lambda: Grid.make(shoulder.FRAME, shoulder.CT_LO, shoulder.CT_HI, (0.8, 0.8, 1.5)),
+    series=[SeriesSpec("ct", "", "CT SHOULDER RT 1.5 mm SOFT (phantom)", 1, {"PatientPosition": "HFS", **CT_TAGS})],
+    approaches=shoulder.APPROACHES,
+    dimensions=shoulder.DIMENSIONS,
+    references=shoulder.REFERENCES,
+    shows=(
+        "An adult right shoulder, arm at the side: humeral head and proximal shaft with cortical and cancellous "
+        "bone; the scapula with glenoid, neck, body, spine, acromion and coracoid; the lateral clavicle at the "
+        "acromioclavicular joint; upper ribs and the lung apex; humeral and glenoid cartilage and the labrum; a "
+        "fluid-filled glenohumeral joint (3 mm film and an axillary recess); deltoid, supraspinatus with its "
+        "tendon under the acromion, infraspinatus and teres minor, subscapularis, pectoralis major and minor, "
+        "trapezius; the suprascapular nerve, artery and vein on the bone through the suprascapular and "
+        "spinoglenoid notches; the axillary nerve and posterior circumflex humeral artery round the surgical "
+        "neck; axillary fat, subcutaneous fat and skin. Vessels carry iodinated contrast."
+    ),
+    study_description="CT SHOULDER RIGHT WITH CONTRAST (PHANTOM)",
+    patient_name="PHANTOM^SHOULDER",
+    patient_id="PHANTOM-SHOULDER",
+    module="shoulder",
 )

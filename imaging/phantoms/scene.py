@@ -236,6 +236,14 @@ def _close_outer_layer(labels: np.ndarray, value: int) -> None:
     from scipy import ndimage
 
     air = labels == 0
+    comp, n = ndimage.label(air)
+    if n > 1:  # pockets of air enclosed by the body (a crease of the outline): not air
+        border = np.zeros_like(air)
+        border[[0, -1], :, :] = border[:, [0, -1], :] = border[:, :, [0, -1]] = True
+        outside = np.unique(comp[border & air])
+        pocket = air & ~np.isin(comp, outside)
+        labels[pocket] = value
+        air &= ~pocket
     edge = ndimage.binary_dilation(air) & ~air
     labels[edge & ~np.isin(labels, [value])] = value
 

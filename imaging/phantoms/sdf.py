@@ -45,9 +45,15 @@ class Box:
     ``axes[c]``; ``slices`` locate the block in the full grid."""
 
     def __init__(
-        self, vecs: Sequence[np.ndarray], axes: Sequence[int], slices: tuple[slice, slice, slice], grid_id: int = 0
+        self,
+        vecs: Sequence[np.ndarray],
+        axes: Sequence[int],
+        slices: tuple[slice, slice, slice],
+        grid_id: int = 0,
+        points: bool = False,
     ):
         self.grid_id = grid_id
+        self.points = points  # l, a, s all along axis 0: a list of points, not a block
         self.vecs = [np.asarray(v, dtype=np.float32) for v in vecs]
         self.axes = list(axes)
         self.slices = slices
@@ -130,13 +136,11 @@ class Shape:
         raise NotImplementedError
 
     def contains(self, points: np.ndarray) -> np.ndarray:
-        """SDF at an ``(n, 3)`` array of local points (evaluated one point per box)."""
+        """SDF at an ``(n, 3)`` array of local points."""
         pts = np.asarray(points, dtype=np.float32).reshape(-1, 3)
-        out = np.empty(len(pts), dtype=np.float32)
-        for n, p in enumerate(pts):
-            b = Box([p[0:1], p[1:2], p[2:3]], [2, 1, 0], (slice(0, 1), slice(0, 1), slice(0, 1)))
-            out[n] = np.broadcast_to(self(b), (1, 1, 1))[0, 0, 0]
-        return out
+        n = len(pts)
+        b = Box([pts[:, 0], pts[:, 1], pts[:, 2]], [0, 0, 0], (slice(0, n), slice(0, 1), slice(0, 1)), grid_id=-1, points=True)
+        return np.broadcast_to(self(b), (n, 1, 1))[:, 0, 0].copy()
 
 
 def _local(box: Box, c: Vec, rot: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -259,6 +263,8 @@ class Tube(Shape):
         return float(np.sum(np.linalg.norm(np.diff(self.path, axis=0), axis=1)))
 
     def __call__(self, box: Box) -> np.ndarray:
+        if box.points:
+            return self._points(box)
         out = np.full(box.shape, FAR, dtype=np.float32)
         for n in range(len(self.path) - 1):
             p0, p1 = self.path[n], self.path[n + 1]
@@ -276,6 +282,18 @@ class Tube(Shape):
             dist = np.sqrt(ex * ex + ey * ey + ez * ez) - (np.float32(r0) + t * np.float32(r1 - r0))
             np.minimum(out[sl], dist, out=out[sl])
         return out
+
+
+    def _points(self, box: Box) -> np.ndarray:
+        p = np.stack([v.astype(np.float64) for v in box.vecs], axis=1)[:, None, :]
+        a, b = self.path[:-1][None], self.path[1:][None]
+        d = b - a
+        dd = np.maximum(np.sum(d * d, axis=2), 1e-9)
+        t = np.clip(np.sum((p - a) * d, axis=2) / dd, 0, 1)
+        e = p - a - t[..., None] * d
+        r = self.radii[:-1][None] + t * (self.radii[1:] - self.radii[:-1])[None]
+        dist = np.sqrt(np.sum(e * e, axis=2)) - r
+        return dist.min(axis=1).astype(np.float32).reshape(box.shape)
 
 
 def _bbox_union(shapes: Sequence[Shape]) -> tuple[np.ndarray, np.ndarray]:
