@@ -96,6 +96,8 @@ def main_window(qtbot):
     window.resize(1200, 860)
     window.show()
     qtbot.waitExposed(window)
+    window.activateWindow()  # shortcuts need the active window (an X server has no WM here)
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     yield window
     task = window.task
     if task is not None and task.is_running():
