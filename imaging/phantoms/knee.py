@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantoms.common import Outline, body_layers, clip_s
+from imaging.phantoms.common import Outline, body_layers
 from imaging.phantoms.scene import BoneSpec, Frame, Structure
 from imaging.phantoms.sdf import (
     Box,
@@ -29,6 +29,7 @@ from imaging.phantoms.sdf import (
     Tube,
     Union,
     frame_from,
+    rotation,
 )
 
 FRAME = Frame(origin=(-96.0, 14.0, -452.0), lateral=-1)  # right knee: lateral = patient right = -x
@@ -79,7 +80,8 @@ def _femur() -> Shape:
     epi_m = Ellipsoid((-39, -6, 30), (6, 11, 9))
     body = Union(block, lat, med, shaft, epi_l, epi_m, k=8)
     groove = Tube([(2, 32, -5), (2, 32, 62)], 13)
-    notch = RoundBox((0, -24, 11), (10, 18, 14), rr=4)
+    # intercondylar notch; its roof (Blumensaat's line) slopes about 35 deg from the shaft
+    notch = RoundBox((0, -22, 9), (10, 21, 13), rr=4, rot=rotation(("l", -35)))
     return Subtract(Subtract(body, groove, k=4), notch, k=3)
 
 
@@ -210,8 +212,10 @@ def structures() -> list[Structure]:
         Ellipsoid((-36, 18, 46), (5, 8, 12)),
     )
 
-    thigh = clip_s(deep, 48, None)
-    leg = clip_s(deep, None, -34)
+    # muscle bellies end higher in front (quadriceps tendon) and lower behind (hamstrings);
+    # the calf muscles start higher behind (gastrocnemius heads)
+    thigh = Func(lambda b: np.maximum(deep(b), np.float32(50) - np.float32(0.25) * b.a - b.s), (-90, -100, 20), (90, 90, 120))
+    leg = Func(lambda b: np.maximum(deep(b), b.s - (np.float32(-38) - np.float32(0.3) * b.a)), (-90, -100, -110), (90, 90, 0))
 
     femur_spec = BoneSpec(
         cortex_mm=lambda b: np.clip(1.2 + (b.s - 45) * np.float32(0.07), 1.2, 5.0),

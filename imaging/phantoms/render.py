@@ -25,7 +25,7 @@ TISSUES: dict[str, tuple[float, float, float, float, float]] = {
     "skin": (45, 8, 430, 270, 0.06),
     "fat": (-105, 9, 1000, 95, 0.05),
     "muscle": (52, 6, 380, 230, 0.05),
-    "soft": (35, 8, 470, 320, 0.07),
+    "soft": (-30, 22, 740, 190, 0.12),  # periarticular fat with fibrous strands (retinacula, capsule)
     "tendon": (95, 5, 45, 40, 0.10),
     "ligament": (85, 6, 60, 55, 0.10),
     "cartilage": (105, 5, 470, 430, 0.04),

@@ -285,3 +285,29 @@ def test_reference_approaches_cross_no_bone_and_keep_clear(name, built, studies)
         for lab_name, tree in trees.items():
             d, _ = tree.query(pts)
             assert d.min() - NEEDLE_RADIUS >= 3.0, f"{ap['name']} passes {d.min():.1f} mm from the {lab_name}"
+
+
+PICTURES = Path(__file__).resolve().parents[2] / "test-output" / "phantoms"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pictures_for_review(name, built, studies):
+    """Bone and soft-tissue windows (CT) or both series (MR), axial/coronal/sagittal through the
+    first reference target, written to test-output/phantoms/ for people to look at."""
+    from tests.imaging.phantom_pictures import WINDOWS, save_labels, save_views
+
+    lm, images = studies(name)
+    meta = json.loads((built[name] / "sample.json").read_text())
+    point = meta["approaches"][0]["target"]
+    written = []
+    for d, vol in zip(_series_dirs(built[name]), images, strict=True):
+        stem = PICTURES / (name if d == built[name] else f"{name}_{d.name}")
+        if vol.modality == "CT":
+            windows = WINDOWS
+        else:
+            hi = float(np.percentile(vol.array, 99.7))
+            windows = {"mr": (0.45 * hi, 0.95 * hi)}
+        written += save_views(vol, point, stem, windows)
+    written.append(save_labels(lm.volume, point, PICTURES / name))
+    for p in written:
+        assert p.stat().st_size > 1000
