@@ -27,6 +27,8 @@ from imaging.phantoms.sdf import (
     SuperEllipsoid,
     Tube,
     Union,
+    _cos,
+    _sin,
     rotation,
 )
 
@@ -39,10 +41,10 @@ ACETABULAR_CARTILAGE_MM = 1.5
 FLUID_MM = 3.0
 SOCKET_R = HEAD_R + HEAD_CARTILAGE_MM + FLUID_MM + ACETABULAR_CARTILAGE_MM  # 30 mm
 # neck axis from the head centre toward the shaft: neck-shaft angle 130 deg, anteversion 12 deg
-NECK = np.array([np.cos(np.deg2rad(40)) * np.cos(np.deg2rad(12)), -np.cos(np.deg2rad(40)) * np.sin(np.deg2rad(12)), -np.sin(np.deg2rad(40))])
+NECK = np.array([_cos(40) * _cos(12), -_cos(40) * _sin(12), -_sin(40)])
 NECK = NECK / np.linalg.norm(NECK)
 # acetabular opening: inclination 45 deg, anteversion 20 deg
-OPENING = np.array([np.cos(np.deg2rad(45)) * np.cos(np.deg2rad(20)), np.cos(np.deg2rad(45)) * np.sin(np.deg2rad(20)), -np.sin(np.deg2rad(45))])
+OPENING = np.array([_cos(45) * _cos(20), _cos(45) * _sin(20), -_sin(45)])
 
 DIMENSIONS = [
     ("Femoral head", f"{2 * HEAD_R:.0f} mm diameter", "Gray's Anatomy (men 45-56 mm)"),

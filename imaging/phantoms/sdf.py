@@ -12,6 +12,7 @@ transcendental functions, whose last bit differs between CPUs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,6 +36,16 @@ __all__ = [
 ]
 
 FAR = np.float32(1.0e4)
+
+
+def _cos(deg: float) -> float:
+    """cos of degrees through the C library (numpy's vectorised sin/cos may differ in the last
+    bit between CPUs; these angles place shapes, so they must be the same everywhere)."""
+    return math.cos(math.radians(deg))
+
+
+def _sin(deg: float) -> float:
+    return math.sin(math.radians(deg))
 Vec = Sequence[float] | np.ndarray
 
 
@@ -102,8 +113,7 @@ def rotation(*axes_angles: tuple[str, float]) -> np.ndarray:
     from rotations about local axes given as ``("l"|"a"|"s", degrees)``, applied in order."""
     r = np.eye(3)
     for axis, deg in axes_angles:
-        t = np.deg2rad(deg)
-        c, s = float(np.cos(t)), float(np.sin(t))
+        c, s = _cos(deg), _sin(deg)
         i = "las".index(axis)
         j, k = [x for x in range(3) if x != i]
         m = np.eye(3)

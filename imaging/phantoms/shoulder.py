@@ -28,6 +28,8 @@ from imaging.phantoms.sdf import (
     SuperEllipsoid,
     Tube,
     Union,
+    _cos,
+    _sin,
     frame_from,
 )
 
@@ -40,7 +42,7 @@ FLUID_MM = 3.0
 GLENOID_CARTILAGE_MM = 2.0
 SOCKET_R = HEAD_R + HUMERAL_CARTILAGE_MM + FLUID_MM + GLENOID_CARTILAGE_MM  # 30.5
 # the articular surface of the head faces medially, 25 deg posteriorly (retroversion), 25 deg up
-ARTICULAR = np.array([-np.cos(np.deg2rad(25)) ** 2, -np.cos(np.deg2rad(25)) * np.sin(np.deg2rad(25)), np.sin(np.deg2rad(25))])
+ARTICULAR = np.array([-_cos(25) ** 2, -_cos(25) * _sin(25), _sin(25)])
 ARTICULAR /= np.linalg.norm(ARTICULAR)
 SCAPULAR_PLANE = np.array([-0.7, -0.7, 0.0]) / np.sqrt(0.98)  # from the glenoid toward the medial border
 
@@ -114,8 +116,8 @@ def _ribs() -> Shape:
     tubes = []
     for s0 in (12.0, -22.0, -56.0, -90.0):
         pts = []
-        for phi in np.deg2rad(np.arange(-85.0, 90.0, 15.0)):
-            pts.append((-172 + 90 * np.cos(phi), 8 + 70 * np.sin(phi), s0 - 16 * np.sin(phi)))
+        for deg in range(-85, 90, 15):
+            pts.append((-172 + 90 * _cos(deg), 8 + 70 * _sin(deg), s0 - 16 * _sin(deg)))
         tubes.append(Tube(pts, 5.0))
     return Union(*tubes)
 
