@@ -131,6 +131,7 @@ def segment_joint(
 
 
 BONE_HU = 180.0
+CORTEX_HU = 500.0  # a bone's densest 5 % reach this (cortex); contrast vessels do not
 
 
 def _smooth(volume: Volume, sigma_mm: float) -> np.ndarray:
@@ -272,9 +273,14 @@ def _bones_ct(
         raise JointSegmentationError("No bone was found in this study; is it a CT of the " + site + "?")
     sizes = np.bincount(lab.ravel()) * voxel_ml
     sizes[0] = 0
-    keep = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= 1.0]
-    out: list[tuple[np.ndarray, int]] = []
     slices = ndimage.find_objects(lab)
+    # Bone has a cortex; a contrast-filled vessel (or calcification) above the bone threshold
+    # does not: a component must reach cortical density.
+    keep = [
+        int(i) for i in np.argsort(sizes)[::-1]
+        if sizes[i] >= 1.0 and float(np.percentile(sm[slices[i - 1]][lab[slices[i - 1]] == i], 95)) >= CORTEX_HU
+    ]
+    out: list[tuple[np.ndarray, int]] = []
     for i in keep:
         check_cancel(cancel)
         sl = _pad_slices(slices[i - 1], lab.shape, 2)
@@ -763,11 +769,15 @@ def _add_recesses(
 # Label map
 
 
-def target_centre(volume: Volume, target: np.ndarray) -> np.ndarray:
+def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -> np.ndarray:
     """The centre of a joint-space region, the default target (LPS mm): the centre of its
     deepest part, i.e. of the largest pocket of fluid (at the knee the suprapatellar recess), where
-    a needle tip has the most room. Voxels at least ``DEEP_FRACTION`` of the greatest depth form
-    the deep part; of its largest piece, the voxel nearest to its depth-weighted centroid."""
+    a needle tip has the most room: voxels at least ``DEEP_FRACTION`` of the greatest depth form
+    the deep part; of its largest piece, the voxel nearest to its depth-weighted centroid. Where
+    the site's textbook approach comes from one side (the hip from the front, to the anterior
+    recess at the head-neck junction; the shoulder from behind), the quarter of the region facing
+    the approach is used instead: its depth-weighted centroid, snapped to the nearest voxel at
+    least half as deep as the deepest there."""
     from scipy import ndimage
 
     sl = _bbox(target, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
@@ -776,20 +786,34 @@ def target_centre(volume: Volume, target: np.ndarray) -> np.ndarray:
     sp = volume.spacing[::-1]
     t = target[sl]
     dist = ndimage.distance_transform_edt(t, sampling=sp)
-    deep = dist >= DEEP_FRACTION * dist.max()
-    lab, n = ndimage.label(deep, structure=np.ones((3, 3, 3), bool))
-    if n > 1:
-        weight = ndimage.sum_labels(dist, lab, index=np.arange(1, n + 1))
-        deep = lab == 1 + int(np.argmax(weight))
-    idx = np.argwhere(deep)
-    w = dist[deep]
-    centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
+    facing = APPROACH_SIDE.get(site or "")
+    if facing is not None:
+        # The quarter of the region facing the approach (projection on the approach side).
+        idx = np.argwhere(t)
+        d_zyx = (volume.affine[:3, :3].T @ np.asarray(facing, float))[::-1]
+        proj = idx @ d_zyx
+        near = proj >= proj.max() - 0.25 * (proj.max() - proj.min())
+        idx = idx[near]
+        w = dist[tuple(idx.T)]
+        centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
+        idx = idx[w >= 0.5 * w.max()]
+    else:
+        deep = dist >= DEEP_FRACTION * dist.max()
+        lab, n = ndimage.label(deep, structure=np.ones((3, 3, 3), bool))
+        if n > 1:
+            weight = ndimage.sum_labels(dist, lab, index=np.arange(1, n + 1))
+            deep = lab == 1 + int(np.argmax(weight))
+        idx = np.argwhere(deep)
+        w = dist[deep]
+        centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
     best = idx[np.argmin((((idx - centroid) * sp) ** 2).sum(axis=1))]
     zyx = best + np.array([s.start for s in sl])
     return volume.index_to_lps(zyx[::-1].astype(float))
 
 
 DEEP_FRACTION = 0.8
+# The side each site's textbook approach comes from (LPS unit vector), CLINICAL.md.
+APPROACH_SIDE = {"hip": (0.0, -1.0, 0.0), "shoulder": (0.0, 1.0, 0.0)}
 
 
 def _assemble(
@@ -820,7 +844,7 @@ def _assemble(
         value += 1
     labels.append(Label(skin_v, "skin", "skin", DEFAULT_COLORS["skin"]))
     labels.append(Label(soft_v, "soft tissue", "other", DEFAULT_COLORS["other"]))
-    point = target_centre(volume, target)
+    point = target_centre(volume, target, site)
     info = {"side": side, "method": "capsule model between articular surfaces + connected fluid recesses"}
     info.update(extra or {})
     landmarks = Landmarks(task=site, target={"name": tname, "lps": [round(float(c), 2) for c in point]}, extra=info)
