@@ -52,6 +52,7 @@ from ui.workers import Task
 
 APP_NAME = "Injection Planner"
 LAYOUTS = ("grid", "axial", "coronal", "sagittal", "3d")
+NO_SURFACE_KINDS = ("other", "fat", "muscle", "skin")
 WL_ACTIONS = {"wl_bone": "bone", "wl_soft_tissue": "soft tissue", "wl_spine": "spine", "wl_lung": "lung", "wl_auto": MR_AUTO}
 
 
@@ -70,11 +71,12 @@ def _segmentation_tasks() -> tuple[str, ...]:
 
 def label_meshes(labelmap: LabelMap, *, progress=None, cancel=None) -> dict[int, Mesh]:
     """A surface per labelled structure present, for the 3D view; not the rest of the body
-    (kind ``other``), fat or muscle, which would only wrap the rest. Coarser (every second voxel)
-    on large studies."""
+    (kind ``other``), fat, muscle or the skin layer, which would only wrap the rest (a thin
+    translucent shell also shimmers in software rendering). Coarser (every second voxel) on large
+    studies."""
     vol = labelmap.volume
     step = 1 if vol.array.size <= 6_000_000 else 2
-    labels = [lab for lab in labelmap.present() if lab.kind not in ("other", "fat", "muscle")]
+    labels = [lab for lab in labelmap.present() if lab.kind not in NO_SURFACE_KINDS]
     out: dict[int, Mesh] = {}
     for n, lab in enumerate(labels):
         if cancel is not None and cancel():

@@ -38,6 +38,30 @@ def core_voxel(labels: np.ndarray, value: int) -> np.ndarray:
     return np.array([i[n], j[n], k[n]])
 
 
+def label_probe(vol, labels: np.ndarray, view, value: int, avoid=(), min_mm: float = 15.0) -> np.ndarray:
+    """LPS of a voxel centre on the view's current slice whose 5x5 in-plane neighbourhood is all
+    ``value``, away from the crosshairs, from text anchored at ``avoid`` and from the edges."""
+    n = view.plane.normal
+    m = labels == value
+    core = m.copy()
+    in_plane_axes = [2 - a for a in range(3) if abs(vol.direction[:, a] @ n) < 1e-6]
+    for axis in in_plane_axes:
+        for shift in (-2, -1, 1, 2):
+            core &= np.roll(m, shift, axis=axis)
+    k, j, i = np.nonzero(core)
+    pts = vol.index_to_lps(np.stack([i, j, k], -1).astype(float))
+    rel = pts - view.state.cursor
+    ok = np.abs(rel @ n) < 0.25 * vol.step_along(n)
+    ok &= (np.abs(rel @ np.asarray(view.plane.right)) > 5) & (np.abs(rel @ np.asarray(view.plane.up)) > 5)
+    for a in avoid:
+        ok &= np.linalg.norm(pts - np.asarray(a, float), axis=1) > min_mm
+    for idx in np.nonzero(ok)[0]:
+        x, y = view.lps_to_display(pts[idx])
+        if 40 < x < view.width() - 40 and 50 < y < view.height() - 50:
+            return pts[idx]
+    raise AssertionError("no probe voxel for this label on this slice")
+
+
 def pixel(view, lps) -> np.ndarray:
     x, y = view.lps_to_display(lps)
     img = view.capture().astype(float)
@@ -81,8 +105,8 @@ def test_knee_target_drawn_in_its_colour_hidden_and_faded(main_window, qtbot, sc
     # opacity to 100 % with the keyboard on the slider: the pixel is the target colour
     qtbot.keyClick(panel.opacity, Qt.Key.Key_End)
     assert window.state.label_opacity == 1.0
-    probe = p + 4.0 * np.asarray(view.plane.right) + 4.0 * np.asarray(view.plane.up)  # off the crosshair
-    probe = vol.index_to_lps(np.rint(vol.lps_to_index(probe)))
+    # a target voxel away from the crosshairs and from the target's cross and name
+    probe = label_probe(vol, lm.volume.array, view, target.value, avoid=[lm.landmarks.target["lps"]], min_mm=25)
     assert lm.volume.array[tuple(np.rint(vol.lps_to_index(probe)).astype(int)[::-1])] == target.value
     np.testing.assert_allclose(pixel(view, probe), target.color, atol=12)
     assert tuple(target.color) == DEFAULT_COLORS["target"] or len(target.color) == 3
@@ -137,11 +161,13 @@ def test_lumbar_segmentation_with_progress_levels_and_legend(main_window, qtbot,
     lab = lm.legend.by_name("L3")
     ijk = np.rint(vol.lps_to_index(l3)).astype(int)
     assert lm.volume.array[ijk[2], ijk[1], ijk[0]] == lab.value
-    probe = l3 + np.array([0.0, -6.0, -6.0])  # off the crosshair lines, still in the body
-    probe = vol.index_to_lps(np.rint(vol.lps_to_index(probe)))
-    if lm.volume.array[tuple(np.rint(vol.lps_to_index(probe)).astype(int)[::-1])] == lab.value:
-        np.testing.assert_allclose(pixel(view, probe), lab.color, atol=12)
-    qtbot.keyClick(window.structures_panel.opacity, Qt.Key.Key_PageDown)  # back to a see-through overlay
+    centres = [lv["centre"] for lv in lm.landmarks.levels] + [lm.landmarks.target["lps"]]
+    probe = label_probe(vol, lm.volume.array, view, lab.value, avoid=centres, min_mm=9)
+    np.testing.assert_allclose(pixel(view, probe), lab.color, atol=12)
+    window.structures_panel.opacity.setFocus()  # keys go to the focused widget, as for a user
+    for _ in range(5):  # back to a see-through overlay (50 %)
+        qtbot.keyClick(window.structures_panel.opacity, Qt.Key.Key_PageDown)
+    assert window.state.label_opacity == pytest.approx(0.5)
     window.export_png("sagittal", screenshot_dir / "lumbar_sagittal_levels.png")
     save_png(window, screenshot_dir / "lumbar_segmented_window.png")
     # the rest of the body is listed but hidden; double-click on a legend entry goes there

@@ -196,8 +196,6 @@ class Scene3D(VtkWidget):
             prop = actor.GetProperty()
             prop.SetColor(*(c / 255.0 for c in lab.color))
             prop.SetSpecular(0.2)
-            if lab.kind == "skin":
-                prop.SetOpacity(0.25)  # the skin must not hide what is under it
             self.renderer.AddActor(actor)
             self.label_actors[value] = actor
         self._on_label_display()
