@@ -34,11 +34,12 @@ import imaging
 from imaging.dicom.write import DISCLAIMER
 from imaging.errors import LabelMapError
 from imaging.labelmap import LabelMap, read_labelmap, write_labelmap
-from imaging.mesh import Mesh, surface_mesh
+from imaging.mesh import Mesh
 from imaging.planes import AXIAL, CORONAL, SAGITTAL
 from imaging.samples import list_samples, samples_dir
-from imaging.volume import Volume, affine_from_geometry
+from imaging.volume import Volume
 from imaging.windowing import MR_AUTO, presets_for
+from ui.label_surfaces import label_meshes
 from ui.panels.measurements import MeasurementsPanel
 from ui.panels.structures import StructuresPanel
 from ui.panels.study_browser import StudyBrowser
@@ -52,7 +53,6 @@ from ui.workers import Task
 
 APP_NAME = "Injection Planner"
 LAYOUTS = ("grid", "axial", "coronal", "sagittal", "3d")
-NO_SURFACE_KINDS = ("other", "fat", "muscle", "skin")
 WL_ACTIONS = {"wl_bone": "bone", "wl_soft_tissue": "soft tissue", "wl_spine": "spine", "wl_lung": "lung", "wl_auto": MR_AUTO}
 
 
@@ -67,38 +67,6 @@ def _segmentation_tasks() -> tuple[str, ...]:
     except ImportError:
         return ("auto",)
     return tuple(TASKS)
-
-
-def label_meshes(labelmap: LabelMap, *, progress=None, cancel=None) -> dict[int, Mesh]:
-    """A surface per labelled structure present, for the 3D view; not the rest of the body
-    (kind ``other``), fat, muscle or the skin layer, which would only wrap the rest (a thin
-    translucent shell also shimmers in software rendering). Coarser (every second voxel) on large
-    studies."""
-    vol = labelmap.volume
-    step = 1 if vol.array.size <= 6_000_000 else 2
-    labels = [lab for lab in labelmap.present() if lab.kind not in NO_SURFACE_KINDS]
-    out: dict[int, Mesh] = {}
-    for n, lab in enumerate(labels):
-        if cancel is not None and cancel():
-            raise imaging.CancelledError("Cancelled.")
-        if progress is not None:
-            progress(n / max(len(labels), 1), f"Surface of {lab.name}")
-        out[lab.value] = _cropped_surface(vol, lab.value, step)
-    if progress is not None:
-        progress(1.0, "Surfaces done")
-    return out
-
-
-def _cropped_surface(vol: Volume, value: int, step: int) -> Mesh:
-    """The surface of one label, computed on its bounding box (plus a margin) only."""
-    mask = vol.array == value
-    nz = [np.nonzero(mask.any(axis=a))[0] for a in ((1, 2), (0, 2), (0, 1))]
-    lo = [max(int(n[0]) - 3, 0) for n in nz]
-    hi = [min(int(n[-1]) + 4, size) for n, size in zip(nz, vol.shape, strict=True)]
-    crop = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    origin = vol.index_to_lps((lo[2], lo[1], lo[0]))
-    sub = Volume(crop, affine_from_geometry(origin, vol.spacing, vol.direction))
-    return surface_mesh(crop, sub, step=step)
 
 
 class ShortcutsDialog(QDialog):
