@@ -306,11 +306,11 @@ APPROACHES = [
         "route": "intra-articular",
         "site": "shoulder",
         "side": "right",
-        "outside": (12.0, -140.0, 20.0),
+        "outside": (40.0, -140.0, 20.0),
         "aim": (-25.0, 42.0, 14.0),
         "needle": "22G:89:quincke",
         "note": "patient prone or sitting in practice (shown here on the supine study); entry about 2 cm below and 1 cm "
         "medial to the posterolateral corner of the acromion, needle aimed anteriorly toward the coracoid; the tip stops "
-        "in the posterior joint space between the humeral head and the glenoid rim",
+        "in the posterior joint space over the humeral head, just lateral to the posterior glenoid rim",
     },
 ]
