@@ -38,6 +38,7 @@ __all__ = [
     "Approach",
     "approach_direction",
     "default_target",
+    "infer_side",
     "skin_along",
     "template_trajectory",
 ]
@@ -196,26 +197,34 @@ def template_trajectory(
             if NO_CLEAR not in para.notes:
                 return dataclasses.replace(para, notes=f"midline blocked at {level or 'L4-L5'} (no clear line within 4 deg of the sagittal plane); {para.notes}")
         return traj
-    if not side:
-        side = _infer_side(labelmap)
     if target is None:
         tgt, tname = default_target(labelmap, ap.target_hints)
     else:
         tgt, tname = np.asarray(target, float), ""
+    if not side:
+        side = infer_side(labelmap, tgt)
     direction = approach_direction(ap, side)
     return _fit(labelmap, ap, tgt, tname, direction, needle, plan_margins, options, name or f"{side} {region} {approach}".strip())
 
 
-def _infer_side(labelmap: LabelMap) -> str:
+def infer_side(labelmap: LabelMap, target: Sequence[float] | None = None) -> str:
+    """The side of the joint: the landmarks say so, or a structure's name does, or else the
+    target's x (patients lie centred on the table: x > 0 is the patient's left)."""
     lm = labelmap.landmarks
     if lm is not None and lm.extra.get("side") in ("left", "right"):
         return str(lm.extra["side"])
+    if lm is not None:
+        sides = {a.get("side") for a in lm.extra.get("approaches") or [] if isinstance(a, dict)}
+        if len(sides) == 1 and next(iter(sides)) in ("left", "right"):
+            return str(next(iter(sides)))
     for lab in labelmap.legend:
         low = lab.name.lower()
         if low.startswith("right ") or low.endswith(" right") or "(right)" in low:
             return "right"
         if low.startswith("left ") or low.endswith(" left") or "(left)" in low:
             return "left"
+    if target is not None:
+        return "left" if float(target[0]) > 0 else "right"
     return "right"
 
 

@@ -13,6 +13,7 @@ study are refused. For planning, review and training; not a medical device.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,11 @@ HELP = "plan a needle trajectory (template, given points or automatic entry sear
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", type=Path, help="the study: a DICOM folder (or a .nrrd/.nii.gz volume)")
     p.add_argument("--labels", type=Path, required=True, help="label map of the study (with its legend .json beside it)")
+    p.add_argument("--series", metavar="UID", help="series to plan on when the folder holds several (default: the one on the label map's grid)")
     p.add_argument("--route", choices=("intrathecal", "intra-articular", "intravenous"), help="delivery route (default from --level/--site)")
     p.add_argument("--level", help="lumbar interspace for intrathecal plans, e.g. L4-L5 (default L4-L5)")
     p.add_argument("--site", choices=("knee", "shoulder", "hip"), help="joint for intra-articular plans")
-    p.add_argument("--side", choices=("left", "right"), help="side of the joint (default: from the label map, else right)")
+    p.add_argument("--side", choices=("left", "right"), help="side of the joint (default: from the label map, else from the target: x > 0 is the patient's left)")
     p.add_argument("--approach", help="template: superolateral|anterolateral (knee), posterior (shoulder), anterior (hip), midline|paramedian (lumbar)")
     p.add_argument("--target", help="target (needle tip) X,Y,Z in LPS mm (default: from the label map)")
     p.add_argument("--entry", help="entry X,Y,Z in LPS mm, or 'auto' for the automatic entry search (default: the approach template)")
@@ -61,14 +63,36 @@ def require_inside(vol: Volume, point: np.ndarray, what: str) -> None:
         )
 
 
-def _load_volume(path: Path) -> Volume:
+def _load_volume(path: Path, labels: Path, series: str | None) -> tuple[Volume, str]:
+    """The study's volume. A folder holding several image stacks (e.g. T1 and T2 MR) needs
+    --series, or else the stack on the label map's grid is taken. Returns (volume, note)."""
     import imaging
+    from imaging.dicom.load import load_stack
 
     if path.is_file():
         import SimpleITK as sitk
 
-        return Volume.from_sitk(sitk.ReadImage(str(path)))
-    return imaging.load(path)
+        return Volume.from_sitk(sitk.ReadImage(str(path))), ""
+    if not path.is_dir():
+        raise PlanError(f"{path} is neither a DICOM folder nor a volume file.")
+    result = imaging.scan(path)
+    stacks = [s for s in result.stacks() if s.loadable and (series is None or s.series_uid == series)]
+    if series is not None and not stacks:
+        raise PlanError(f"No loadable series {series} in {path}.")
+    if len(stacks) == 1:
+        return load_stack(stacks[0]), ""
+    if not stacks:
+        return imaging.load(path), ""  # raises the loader's own clear message
+    grid = read_labelmap(labels).volume
+    match = [
+        s for s in stacks
+        if s.geometry is not None and tuple(s.geometry.shape) == grid.shape and np.allclose(s.geometry.affine, grid.affine, atol=1e-3)
+    ]
+    if not match:
+        listing = "; ".join(f"{s.series_uid} ({s.title})" for s in stacks)
+        raise PlanError(f"{path} holds {len(stacks)} image stacks and none lies on the label map's grid; choose one with --series UID: {listing}.")
+    chosen = match[0]
+    return load_stack(chosen), f"series {chosen.series_uid} ({chosen.title}): the stack on the label map's grid"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_APPROACH,
         DEFAULT_NEEDLE,
         default_target,
+        infer_side,
         template_trajectory,
     )
 
@@ -88,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if route == "intra-articular" and not args.site:
         raise PlanError("An intra-articular plan needs --site knee, shoulder or hip.")
     region = "lumbar" if route == "intrathecal" else (args.site or "")
-    vol = _load_volume(args.folder)
+    vol, vol_note = _load_volume(args.folder, args.labels, args.series)
+    if vol_note:
+        print(f"Study: {vol_note}")
     labelmap = read_labelmap(args.labels, reference=vol)
     now = now_iso()
     plan = Plan(
@@ -115,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
     for pt, what in ((target, "target"), (entry, "entry")):
         if pt is not None:
             require_inside(vol, pt, what)
+    if region != "lumbar" and not args.side:
+        t0 = target if target is not None else default_target(labelmap, APPROACHES[(region, DEFAULT_APPROACH[region])].target_hints)[0]
+        args.side = infer_side(labelmap, t0)
+        plan = dataclasses.replace(plan, site=Site(region, "", args.side))
     approach = args.approach or DEFAULT_APPROACH[region]
     if (region, approach) not in APPROACHES:
         raise PlanError(f"No {approach!r} approach for the {region}; choose one of: {', '.join(a for r, a in APPROACHES if r == region)}.")
