@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from imaging.phantoms.sdf import FAR, Box, Cached, Func, Shape, Union
+from imaging.phantoms.sdf import FAR, Box, Cached, Func, Lumpy, Shape, Union
 
 __all__ = ["Outline", "body_layers", "smooth_profile"]
 
@@ -75,22 +75,25 @@ class Outline(Shape):
         return fat.reshape(shp) * (1 - np.float32(0.45) * front)
 
 
-def body_layers(outline: Outline) -> tuple[Shape, Shape, Shape, Shape]:
-    """(body, skin, subcutaneous fat, deep compartment) shapes from an outline."""
-    body = Cached(outline)
+def body_layers(outline: Outline, seed: int = 1) -> tuple[Shape, Shape, Shape, Shape]:
+    """(body, skin, subcutaneous fat, deep compartment) shapes from an outline; the skin surface
+    undulates by up to 2 mm and the fat/muscle boundary by up to 3 mm."""
+    body = Cached(Lumpy(outline, 2.0, 45.0, seed))
+    fascia = Lumpy(Func(lambda b: np.zeros(b.shape, np.float32), outline.lo, outline.hi), 3.0, 28.0, seed + 1)
 
     def skin(box: Box) -> np.ndarray:
         d = body(box)
         return np.maximum(d, -SKIN_MM - d)
 
+    def fat_total(box: Box) -> np.ndarray:
+        return np.maximum(outline.fat_mm(box) + fascia(box), np.float32(1.5)) + np.float32(SKIN_MM)
+
     def fat(box: Box) -> np.ndarray:
         d = body(box)
-        t = outline.fat_mm(box) + np.float32(SKIN_MM)
-        return np.maximum(-t - d, d + np.float32(SKIN_MM))
+        return np.maximum(-fat_total(box) - d, d + np.float32(SKIN_MM))
 
     def deep(box: Box) -> np.ndarray:
-        d = body(box)
-        return d + outline.fat_mm(box) + np.float32(SKIN_MM)
+        return body(box) + fat_total(box)
 
     lo, hi = outline.lo, outline.hi
     return body, Func(skin, lo, hi), Func(fat, lo, hi), Func(deep, lo, hi)

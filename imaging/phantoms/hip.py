@@ -21,6 +21,7 @@ from imaging.phantoms.sdf import (
     Ellipsoid,
     Func,
     Intersect,
+    Lumpy,
     Offset,
     Shape,
     Subtract,
@@ -114,7 +115,7 @@ FILLERS = ("soft tissue", "muscle", "intermuscular fat")
 
 def _muscle(name: str, shape: Shape, deep: Shape) -> list[Structure]:
     return [
-        Structure("intermuscular fat", "fat", Intersect(Offset(shape, 1.8), deep), "fat", over=FILLERS),
+        Structure("intermuscular fat", "fat", Intersect(Lumpy(Offset(shape, 1.6), 1.4, 14.0, 21 + len(name)), deep), "fat", over=FILLERS),
         Structure(name, "muscle", Intersect(shape, deep), "muscle", over=FILLERS),
     ]
 
@@ -133,7 +134,7 @@ def structures() -> list[Structure]:
         (120, 110, 100),
         k=10,
     )
-    body, skin, subcut, deep = body_layers(outline)
+    body, skin, subcut, deep = body_layers(outline, seed=21)
     femur_shape, neck = _femur()
     femur = Cached(femur_shape)
     pelvis = Cached(_pelvis())
@@ -180,7 +181,7 @@ def structures() -> list[Structure]:
         *_muscle("adductors", Tube([(-64, 22, -32), (-46, 5, -72), (-30, -8, -112)], [14, 26, 30]), deep),
         *_muscle("hamstrings", Tube([(-22, -40, -62), (-10, -46, -112)], [13, 18]), deep),
         Structure("femoral triangle fat", "fat", Intersect(Ellipsoid((-12, 44, -12), (24, 11, 34)), deep), "fat", over=FILLERS + ("sartorius", "iliopsoas", "adductors")),
-        Structure("joint space", "target", joint, "fluid", over=FILLERS + ("iliopsoas", "gluteus medius and minimus", "rectus femoris"), forbid=("skin", "subcutaneous fat"), info={"one_piece_else": "soft tissue"}),
+        Structure("joint space", "target", joint, "fluid", over=FILLERS + ("iliopsoas", "gluteus medius and minimus", "rectus femoris"), forbid=("skin",), info={"one_piece_else": "soft tissue"}),
         Structure("acetabular labrum", "cartilage", labrum, "labrum"),
         Structure("femoral head cartilage", "cartilage", head_cart, "cartilage"),
         Structure("acetabular cartilage", "cartilage", acet_cart, "cartilage"),

@@ -21,6 +21,7 @@ from imaging.phantoms.sdf import (
     Ellipsoid,
     Func,
     Intersect,
+    Lumpy,
     Offset,
     RoundBox,
     Shape,
@@ -141,7 +142,7 @@ FILLERS = ("soft tissue", "thigh muscles", "leg muscles", "popliteal fat", "inte
 def _muscle(name: str, shape: Shape, deep: Shape) -> list[Structure]:
     """A muscle wrapped in a thin fat sheath (so that it stands apart from its neighbours)."""
     return [
-        Structure("intermuscular fat", "fat", Intersect(Offset(shape, 1.6), deep), "fat", over=FILLERS),
+        Structure("intermuscular fat", "fat", Intersect(Lumpy(Offset(shape, 1.5), 1.4, 14.0, 11 + len(name)), deep), "fat", over=FILLERS),
         Structure(name, "muscle", Intersect(shape, deep), "muscle", over=FILLERS),
     ]
 
@@ -181,7 +182,7 @@ def structures() -> list[Structure]:
         extra=[Ellipsoid((3, 46, 38), (26, 18, 27))],
         k=14,
     )
-    body, skin, subcut, deep = body_layers(outline)
+    body, skin, subcut, deep = body_layers(outline, seed=11)
     femur = Cached(_femur())
     tibia = Cached(_tibia())
     fibula = Cached(_fibula())
@@ -260,7 +261,7 @@ def structures() -> list[Structure]:
         Structure("popliteus", "muscle", Tube([(30, -24, -6), (10, -31, -22), (-12, -29, -45)], [3, 5, 6]), "muscle", over=muscle_over),
         Structure("quadriceps tendon", "tendon", _band((3, 49, 58), (1, 40, 112), 34, 7), "tendon", over=soft_over + ("subcutaneous fat",)),
         Structure("patellar tendon", "tendon", _band((2, 44, 20), (4, 28, -30), 26, 5), "tendon", over=soft_over + ("subcutaneous fat",)),
-        Structure("joint space", "target", joint, "fluid", over=soft_over + ("vastus medialis", "intermuscular fat"), forbid=("skin", "subcutaneous fat"), info={"one_piece_else": "soft tissue"}),
+        Structure("joint space", "target", joint, "fluid", over=soft_over + ("vastus medialis", "intermuscular fat"), forbid=("skin",), info={"one_piece_else": "soft tissue"}),
         Structure("anterior cruciate ligament", "tendon", Tube([(10, -20, 18), (2, 6, -2)], 4.5), "ligament"),
         Structure("posterior cruciate ligament", "tendon", Tube([(-8, -6, 20), (-1, -27, -8)], 5), "ligament"),
         Structure("lateral collateral ligament", "tendon", Tube([(42, -8, 28), (46, -27, -28)], 2.5), "ligament", over=soft_over + ("subcutaneous fat", "joint space", "biceps femoris")),

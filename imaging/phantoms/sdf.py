@@ -30,6 +30,7 @@ __all__ = [
     "Offset",
     "Func",
     "Cached",
+    "Lumpy",
     "catmull_rom",
     "rotation",
     "FAR",
@@ -393,6 +394,43 @@ class Func(Shape):
 
     def __call__(self, box: Box) -> np.ndarray:
         return self.fn(box)
+
+
+class Lumpy(Shape):
+    """``shape`` with its surface moved in and out by up to ``amplitude`` mm, smoothly over about
+    ``scale`` mm (seeded value noise, trilinear; arithmetic only): fat planes and skin that are
+    not perfect ellipses."""
+
+    _TABLE = 16
+
+    def __init__(self, shape: Shape, amplitude: float, scale: float, seed: int):
+        self.shape, self.amplitude, self.scale = shape, amplitude, scale
+        rng = np.random.Generator(np.random.PCG64(seed))
+        self.table = rng.uniform(-1.0, 1.0, size=(self._TABLE,) * 3).astype(np.float32)
+        self.lo, self.hi = shape.lo - amplitude, shape.hi + amplitude
+
+    def noise(self, box: Box) -> np.ndarray:
+        n = self._TABLE
+        idx, frac = [], []
+        for c in range(3):
+            u = box.coords[c].astype(np.float64) / self.scale + 1000.0
+            i0 = np.floor(u)
+            f = (u - i0).astype(np.float32)
+            frac.append(f * f * (3 - 2 * f))  # smoothstep: no creases at the lattice planes
+            idx.append(i0.astype(np.int64) % n)
+        out = np.zeros(np.broadcast_shapes(*(f.shape for f in frac)), dtype=np.float32)
+        for dx in (0, 1):
+            wx = frac[0] if dx else 1 - frac[0]
+            for dy in (0, 1):
+                wy = frac[1] if dy else 1 - frac[1]
+                for dz in (0, 1):
+                    wz = frac[2] if dz else 1 - frac[2]
+                    v = self.table[(idx[0] + dx) % n, (idx[1] + dy) % n, (idx[2] + dz) % n]
+                    out += wx * wy * wz * v
+        return out
+
+    def __call__(self, box: Box) -> np.ndarray:
+        return self.shape(box) - np.float32(self.amplitude) * self.noise(box)
 
 
 class Cached(Shape):

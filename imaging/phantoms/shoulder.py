@@ -22,6 +22,7 @@ from imaging.phantoms.sdf import (
     Ellipsoid,
     Func,
     Intersect,
+    Lumpy,
     Offset,
     Shape,
     Subtract,
@@ -189,7 +190,7 @@ FILLERS = ("soft tissue", "muscle", "intermuscular fat", "axillary fat")
 
 def _muscle(name: str, shape: Shape, deep: Shape) -> list[Structure]:
     return [
-        Structure("intermuscular fat", "fat", Intersect(Offset(shape, 1.6), deep), "fat", over=FILLERS),
+        Structure("intermuscular fat", "fat", Intersect(Lumpy(Offset(shape, 1.5), 1.4, 14.0, 31 + len(name)), deep), "fat", over=FILLERS),
         Structure(name, "muscle", Intersect(shape, deep), "muscle", over=FILLERS),
     ]
 
@@ -211,7 +212,7 @@ def structures() -> list[Structure]:
         extra=[arm, cap, girdle],
         k=18,
     )
-    body, skin, subcut, deep = body_layers(outline)
+    body, skin, subcut, deep = body_layers(outline, seed=31)
     humerus = Cached(_humerus())
     scapula = Cached(_scapula())
     clavicle = Cached(_clavicle())
@@ -283,7 +284,7 @@ def structures() -> list[Structure]:
         *_muscle("pectoralis minor", Tube([(-26, 42, 12), (-50, 50, -30), (-72, 50, -80)], [5, 11, 13]), deep),
         *_muscle("trapezius", Ellipsoid((-92, -36, 58), (62, 40, 16), rot=frame_from((1.0, 0.25, 0.35), (0, 0, 1))), deep),
         Structure("supraspinatus tendon", "tendon", cuff_tendon, "tendon", over=FILLERS + ("deltoid", "supraspinatus")),
-        Structure("joint space", "target", joint, "fluid", over=FILLERS + ("deltoid", "infraspinatus and teres minor", "subscapularis", "supraspinatus"), forbid=("skin", "subcutaneous fat"), info={"one_piece_else": "soft tissue"}),
+        Structure("joint space", "target", joint, "fluid", over=FILLERS + ("deltoid", "infraspinatus and teres minor", "subscapularis", "supraspinatus"), forbid=("skin",), info={"one_piece_else": "soft tissue"}),
         Structure("glenoid labrum", "cartilage", labrum, "labrum"),
         Structure("humeral cartilage", "cartilage", hum_cart, "cartilage"),
         Structure("glenoid cartilage", "cartilage", glen_cart, "cartilage"),
