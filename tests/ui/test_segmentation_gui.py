@@ -129,7 +129,7 @@ def test_knee_target_drawn_in_its_colour_hidden_and_faded(main_window, qtbot, sc
     # L hides every label and the names
     qtbot.keyClick(panel.opacity, Qt.Key.Key_End)
     qtbot.keyClick(window, Qt.Key.Key_L)
-    assert not window.state.show_labels and not view._label_actor.GetVisibility()
+    assert not window.state.show_labels and not view.labels_drawn()
     assert not any(a.GetVisibility() for a, _p, _r in view._landmark_texts)
     px = pixel(view, probe)
     assert np.ptp(px) < 4

@@ -14,7 +14,7 @@ from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingColor import vtkImageMapToWindowLevelColors
-from vtkmodules.vtkImagingCore import vtkImageMapToColors, vtkImageReslice
+from vtkmodules.vtkImagingCore import vtkImageBlend, vtkImageMapToColors, vtkImageReslice
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkActor2D,
@@ -149,11 +149,13 @@ class SliceView(VtkWidget):
         self._label_colours.SetLookupTable(self._label_lut)
         self._label_colours.SetOutputFormatToRGBA()
         self._label_colours.SetInputConnection(self._label_reslice.GetOutputPort())
-        self._label_actor = vtkImageActor()
-        self._label_actor.GetMapper().SetInputConnection(self._label_colours.GetOutputPort())
-        self._label_actor.InterpolateOff()
-        self._label_actor.SetPosition(0.0, 0.0, 0.2)
-        self._label_actor.VisibilityOff()
+        # blended into the grey image on the CPU: one opaque texture (a translucent overlay
+        # actor would cost a whole extra render pass in software rendering)
+        self._blend = vtkImageBlend()
+        self._blend.AddInputConnection(self._wl.GetOutputPort())
+        self._blend.AddInputConnection(self._label_colours.GetOutputPort())
+        self._blend.SetOpacity(1, 1.0)  # the overlay's own alpha (the opacity) decides
+        self._labels_drawn = False
         self._landmark_texts: list[tuple[vtkTextActor, np.ndarray, float]] = []
         self._target_actor, self._target_poly = _lines_actor((0.25, 1.0, 0.4), 2.0)
         self._target_lps: np.ndarray | None = None
@@ -264,7 +266,7 @@ class SliceView(VtkWidget):
         self._pending = []
         r = self.renderer
         r.RemoveAllViewProps()
-        for a in (self._actor, self._label_actor, self._target_actor, self._cross_actor, self._measure_actor, self._pending_actor):
+        for a in (self._actor, self._target_actor, self._cross_actor, self._measure_actor, self._pending_actor):
             r.AddActor(a)
         self._landmark_texts = []
         for edge, text in self.plane.edge_labels().items():
@@ -393,7 +395,7 @@ class SliceView(VtkWidget):
         self._target_lps = None
         if lm is None or self.state.volume is None:
             self._label_image = self._label_keep = None
-            self._label_actor.VisibilityOff()
+            self._draw_labels(False)
             _set_lines(self._target_poly, [], 0.9)
             self.request_render()
             return
@@ -445,6 +447,21 @@ class SliceView(VtkWidget):
                 segs = [((u - arm, v), (u + arm, v)), ((u, v - arm), (u, v + arm))]
         _set_lines(self._target_poly, segs, 0.9)
 
+    def labels_drawn(self) -> bool:
+        """True while the label overlay is blended into the slice image."""
+        return self._labels_drawn
+
+    def _draw_labels(self, on: bool) -> None:
+        if on == self._labels_drawn:
+            return
+        self._labels_drawn = on
+        if on:
+            self._wl.SetOutputFormatToRGB()
+            self._actor.GetMapper().SetInputConnection(self._blend.GetOutputPort())
+        else:
+            self._wl.SetOutputFormatToLuminance()
+            self._actor.GetMapper().SetInputConnection(self._wl.GetOutputPort())
+
     def _on_label_display(self) -> None:
         lm = self.state.labelmap
         if lm is None:
@@ -462,7 +479,7 @@ class SliceView(VtkWidget):
                 r, g, b = (c / 255.0 for c in lab.color)
                 lut.SetTableValue(lab.value, r, g, b, alpha)
         lut.Modified()
-        self._label_actor.SetVisibility(self.state.show_labels and alpha > 0)
+        self._draw_labels(self.state.show_labels and alpha > 0)
         self._update_landmarks()
         self.request_render()
 
