@@ -91,7 +91,15 @@ def trace_approach(labels: np.ndarray, grid: Grid, legend: Legend, outside_lps, 
     body = np.nonzero(lab > 0)[0]
     if body.size == 0:
         raise PhantomError("The approach line never meets the body.")
-    entry = pts[body[0]]
+    # the entry: the first point on the skin, still on it once rounded to 0.01 mm for the files
+    vol = grid.volume(labels)
+    k = body[0]
+    while True:
+        entry = np.round(pts[k], 2)
+        i, j, kk = np.rint(vol.lps_to_index(entry)).astype(int)
+        if labels[kk, j, i] != 0 or k + 1 >= len(pts):
+            break
+        k += 1
     targets = {lab_.value for lab_ in legend.of_kind("target")}
     hit = np.nonzero(np.isin(lab, list(targets)))[0]
     if hit.size == 0:
