@@ -103,7 +103,7 @@ def _scapula() -> Shape:
     body = Ellipsoid(np.array([-44, 0, -40]) + 58 * SCAPULAR_PLANE, (52, 4, 78), rot=rot)
     lateral_border = Tube([(-46, -6, -22), (-62, -20, -70), (-78, -34, -115)], [7, 6, 6])
     spine = Tube([(-125, -72, 20), (-72, -55, 27), (-32, -39, 33), (10, -30, 38)], [6, 8, 8, 8])
-    acromion = SuperEllipsoid((7, -7, 39), (25, 12, 4.5), rot=_acromion_rot())
+    acromion = Union(SuperEllipsoid((7, -7, 39), (20, 10, 4.0), rot=_acromion_rot()), Ellipsoid((7, -7, 39), (26, 12.5, 5.0), rot=_acromion_rot()), k=3)
     coracoid = Tube([(-44, 2, 12), (-42, 20, 22), (-32, 36, 20), (-25, 42, 14)], [9, 7, 6.5, 6])
     scap = Union(glenoid, neck, body, lateral_border, spine, acromion, coracoid, k=7)
     return Subtract(scap, _sphere(SOCKET_R))
@@ -204,8 +204,8 @@ def structures() -> list[Structure]:
             (80, -172, -12, 72, 62, 10),
             (50, -172, -8, 118, 78, 11),
             (25, -172, -4, 124, 92, 12),
-            (-30, -172, 0, 112, 102, 13),
-            (-110, -172, 2, 110, 104, 13),
+            (-30, -172, 0, 120, 102, 13),
+            (-110, -172, 2, 127, 104, 13),
         ],
         (-130, -120, -120),
         (90, 110, 90),
