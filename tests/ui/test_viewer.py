@@ -345,6 +345,10 @@ def test_double_click_and_layout_menu_maximise_a_view(lumbar, qtbot):
     qtbot.waitUntil(lambda: window.axial.width() > 1.5 * size.width())
     qtbot.mouseDClick(window.axial, Qt.MouseButton.LeftButton, pos=QPoint(50, 60))
     assert window.layout_name == "grid" and all(c.isVisible() for c in window.cells.values())
+    qtbot.mouseDClick(window.scene, Qt.MouseButton.LeftButton, pos=QPoint(60, 60))
+    assert window.layout_name == "3d" and not window.axial.isVisible()
+    qtbot.mouseDClick(window.scene, Qt.MouseButton.LeftButton, pos=QPoint(60, 60))
+    assert window.layout_name == "grid"
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert window.layout_name == "3d" and window.scene_panel.isVisible() and not window.axial.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)

@@ -201,6 +201,8 @@ class Scene3D(VtkWidget):
         self._on_label_display()
 
     def _on_label_display(self) -> None:
+        for view, actor in zip(self._slices, self._plane_actors, strict=True):
+            actor.GetMapper().SetInputConnection(view.output_port())  # with or without labels
         shown = self.state.show_labels and self.state.labelmap is not None
         for value, actor in self.label_actors.items():
             on = shown and self.state.label_visible.get(value, False)

@@ -226,8 +226,8 @@ class SliceView(VtkWidget):
             actor.SetInput(text)
 
     def output_port(self):
-        """The windowed slice image (for the 3D view's plane actors)."""
-        return self._wl.GetOutputPort()
+        """The slice image as drawn, labels included (for the 3D view's plane actors)."""
+        return self._blend.GetOutputPort() if self._labels_drawn else self._wl.GetOutputPort()
 
     def image_to_lps_matrix(self) -> np.ndarray:
         """4x4 matrix placing the slice image (in-plane mm) in LPS: for the 3D view."""
