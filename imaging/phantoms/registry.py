@@ -143,7 +143,7 @@ PHANTOMS["shoulder_ct"] = PhantomSpec(
     shows=(
         "An adult right shoulder, arm at the side: humeral head and proximal shaft with cortical and cancellous "
         "bone; the scapula with glenoid, neck, body, spine, acromion and coracoid; the lateral clavicle at the "
-        "acromioclavicular joint; upper ribs and the lung apex; humeral and glenoid cartilage and the labrum; a "
+        "acromioclavicular joint; ribs 2 to 5 (one label each) and the lung apex; humeral and glenoid cartilage and the labrum; a "
         "fluid-filled glenohumeral joint (3 mm film and an axillary recess); deltoid, supraspinatus with its "
         "tendon under the acromion, infraspinatus and teres minor, subscapularis, pectoralis major and minor, "
         "trapezius; the suprascapular nerve, artery and vein on the bone through the suprascapular and "

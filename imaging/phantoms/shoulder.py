@@ -113,14 +113,18 @@ def _clavicle() -> Shape:
     return Tube([(-21, 16, 41), (-45, 22, 44), (-80, 24, 42), (-130, 20, 36)], [6.5, 7.5, 8, 8.5])
 
 
-def _ribs() -> Shape:
+RIBS = ("rib 2", "rib 3", "rib 4", "rib 5")
+
+
+def _ribs() -> list[Shape]:
+    """Ribs 2-5 round the lateral chest wall, sloping down toward the front."""
     tubes = []
     for s0 in (12.0, -22.0, -56.0, -90.0):
         pts = []
         for deg in range(-85, 90, 15):
             pts.append((-172 + 90 * _cos(deg), 8 + 70 * _sin(deg), s0 - 16 * _sin(deg)))
         tubes.append(Tube(pts, 5.0))
-    return Union(*tubes)
+    return tubes
 
 
 def snap(points, bones: list[Shape], distance: float) -> list[tuple[float, float, float]]:
@@ -216,7 +220,7 @@ def structures() -> list[Structure]:
     humerus = Cached(_humerus())
     scapula = Cached(_scapula())
     clavicle = Cached(_clavicle())
-    ribs = Cached(_ribs())
+    ribs = [Cached(r) for r in _ribs()]
 
     hum_cart = Intersect(_sphere(HEAD_R + HUMERAL_CARTILAGE_MM), _halfspace(-ARTICULAR, -2.0))
     glen_region = _halfspace((1, 0, 0), -21.0)
@@ -262,7 +266,7 @@ def structures() -> list[Structure]:
     axn = [(-36, 8, -38), (-22, -6, -46)] + snap_curve([(-6, -20, -46), (10, -20, -44), (24, -10, -43), (27, 6, -43), (20, 22, -43)], [humerus], 4.0)
     pcha = [(x, y, z + 5.0) for x, y, z in [(-36, 13, -38), (-22, -2, -46)] + snap_curve([(-6, -16, -46), (10, -17, -44), (24, -7, -43), (27, 9, -43), (20, 25, -43)], [humerus], 4.0)]
 
-    never = ("skin", "humerus", "scapula", "clavicle", "ribs")
+    never = ("skin", "humerus", "scapula", "clavicle", *RIBS)
     st: list[Structure] = [
         Structure("soft tissue", "other", body, "soft"),
         Structure("skin", "skin", skin, "skin", over=("soft tissue",), info={"outer_layer": True}),
@@ -291,7 +295,7 @@ def structures() -> list[Structure]:
         Structure("humerus", "bone", humerus, "bone", bone=humerus_spec),
         Structure("scapula", "bone", scapula, "bone", bone=flat_spec, forbid=("humerus",)),
         Structure("clavicle", "bone", clavicle, "bone", bone=flat_spec, forbid=("humerus", "scapula")),
-        Structure("ribs", "bone", ribs, "bone", bone=flat_spec, forbid=("humerus", "scapula", "clavicle")),
+        *[Structure(name, "bone", rib, "bone", bone=flat_spec, forbid=("humerus", "scapula", "clavicle")) for name, rib in zip(RIBS, ribs, strict=True)],
         Structure("suprascapular nerve", "nerve", Tube(ssn, 1.5, step=1.0), "nerve", forbid=never, diameter_mm=3.0),
         Structure("suprascapular artery", "artery", Tube(ssa, 1.3, step=1.0), "artery", forbid=never + ("suprascapular nerve",), diameter_mm=2.6),
         Structure("suprascapular vein", "vein", Tube(ssv, 1.5, step=1.0), "vein", forbid=never + ("suprascapular nerve", "suprascapular artery"), diameter_mm=3.0),
