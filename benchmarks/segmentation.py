@@ -59,13 +59,17 @@ def load_sample(name: str) -> tuple[Volume, LabelMap] | None:
     return vol, read_labelmap(folder / "labels.nrrd", reference=vol)
 
 
-def compare(result: LabelMap, truth: LabelMap) -> dict:
+def compare(result: LabelMap, truth: LabelMap, site: str) -> dict:
     """Dice per ground-truth structure of the compared kinds (matched by name; targets matched
     as the union of every target label), and the target-centre error."""
+    from imaging.segmentation.joints import bones_of
+
     rows = []
     for lab in truth.legend:
         if lab.kind not in COMPARED_KINDS or lab.kind == "target":
             continue
+        if lab.kind == "bone" and lab.name not in bones_of(site):
+            continue  # other bones in the field of view (ribs) are not the joint's
         mine = result.legend.get(lab.name)
         g = truth.volume.array == lab.value
         if not g.any():
@@ -80,7 +84,7 @@ def compare(result: LabelMap, truth: LabelMap) -> dict:
         rows.append({"name": names, "kind": "target", "dice": round(dice(my_target, gt_target), 3), "found": bool(my_target.any())})
         from imaging.segmentation.joints import target_centre
 
-        centre = target_centre(truth.volume, gt_target)
+        centre = target_centre(truth.volume, gt_target, site)
         point = np.asarray((result.landmarks.target or {}).get("lps", [np.nan] * 3), dtype=float)
         out["target_point"] = point.round(2).tolist()
         out["truth_centre"] = centre.round(2).tolist()
@@ -113,7 +117,7 @@ def accuracy(names: list[str]) -> dict:
             report[name] = {"error": str(exc)}
             continue
         seconds = time.perf_counter() - t
-        r = compare(result, truth)
+        r = compare(result, truth, site)
         r["seconds"] = round(seconds, 2)
         r["side"] = (result.landmarks.extra or {}).get("side", "")
         report[name] = r

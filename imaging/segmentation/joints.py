@@ -21,6 +21,7 @@ Method (classical, SimpleITK + numpy/scipy):
 
 from __future__ import annotations
 
+import os as _os
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,7 +286,7 @@ def _bones_ct(
         check_cancel(cancel)
         sl = _pad_slices(slices[i - 1], lab.shape, 2)
         part = lab[sl] == i
-        for piece in _split_component(part, sp):
+        for piece in _split_component(part, sm[sl], sp):
             filled = _refine_edge(_fill_holes_2d(piece), sm[sl], sp)
             full = np.zeros(volume.shape, dtype=bool)
             full[sl] = filled
@@ -323,35 +324,33 @@ def _pad_slices(sl: tuple[slice, ...], shape: tuple[int, ...], pad: int) -> tupl
     return tuple(slice(max(0, s.start - pad), min(n, s.stop + pad)) for s, n in zip(sl, shape, strict=False))
 
 
-def _split_component(part: np.ndarray, sp: np.ndarray) -> list[np.ndarray]:
-    """Split one bone component into bones if it is two touching bones (watershed from cores).
-
-    Cores: the component eroded to a depth d (distance map); the smallest d at which it falls
-    into two or more substantial parts (each >= 10 % of the largest) gives the markers."""
-    import SimpleITK as sitk
+def _split_component(part: np.ndarray, sm: np.ndarray, sp: np.ndarray) -> list[np.ndarray]:
+    """Split one bone component into bones when it is two bones touching across a thin joint
+    (partial volume bridges the gap at the bone threshold): the dense cortical shells
+    (``SPLIT_HU``) of the two bones do not touch, so they are the markers of a watershed on the
+    inverted image, whose dividing line then runs along the dark joint gap."""
     from scipy import ndimage
+    from skimage.segmentation import watershed
 
-    dist = ndimage.distance_transform_edt(part, sampling=sp)
     vox_ml = float(np.prod(sp)) / 1000.0
-    for depth in (1.5, 2.5, 3.5, 5.0):
-        cores = dist > depth
-        lab, n = ndimage.label(cores)
-        if n < 2:
-            continue
-        sizes = np.bincount(lab.ravel()) * vox_ml
-        sizes[0] = 0
-        big = [i for i in range(1, n + 1) if sizes[i] >= max(1.0, 0.02 * sizes.max())]
-        if len(big) < 2:
-            continue
-        markers = np.zeros(part.shape, dtype=np.uint16)
-        for k, i in enumerate(big, 1):
-            markers[lab == i] = k
-        img = sitk.GetImageFromArray((-dist).astype(np.float32))
-        mk = sitk.GetImageFromArray(markers)
-        ws = sitk.MorphologicalWatershedFromMarkers(img, mk, markWatershedLine=False, fullyConnected=True)
-        ws = sitk.GetArrayFromImage(ws)
-        return [(ws == k) & part for k in range(1, len(big) + 1)]
-    return [part]
+    dense = (sm > SPLIT_HU) & part
+    lab, n = ndimage.label(dense)
+    if n < 2:
+        return [part]
+    sizes = np.bincount(lab.ravel()) * vox_ml
+    sizes[0] = 0
+    big = [i for i in range(1, n + 1) if sizes[i] >= max(SPLIT_MIN_ML, 0.02 * sizes.max())]
+    if len(big) < 2:
+        return [part]
+    markers = np.zeros(part.shape, dtype=np.int32)
+    for k, i in enumerate(big, 1):
+        markers[lab == i] = k
+    ws = watershed(-sm, markers=markers, mask=part)
+    return [ws == k for k in range(1, len(big) + 1)]
+
+
+SPLIT_HU = 500.0
+SPLIT_MIN_ML = 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,7 +521,9 @@ def _name_shoulder(parts: list[_Part]) -> tuple[list[str | None], str]:
             names[i] = "scapula"
     for i, p in enumerate(parts):
         if names[i] is None and p.ml >= 0.5:
-            names[i] = "other bone"
+            # the chest wall: thin, long bones medial to the shoulder joint
+            medial = abs(p.centroid[0] - humerus.centroid[0]) > abs(scapula.centroid[0] - humerus.centroid[0])
+            names[i] = "ribs" if medial and p.radius_mm <= 8.0 and p.length_mm >= 40.0 else "other bone"
     side = _side_from_x(humerus.centroid[0], scapula.centroid[0])
     return names, side
 
@@ -573,6 +574,9 @@ POCKET_CONTACT_VOXELS = 20
 TUBE_SD_MM = 2.5
 SUBCUTIS_MM = 5.0
 OPENING = "cross"
+CORE_SIGMA_MM = 0.0
+CORE_BAND_HU = 15.0
+FLUID_MAX_HU = 8.0  # joint fluid is water-like (0-15 HU); partial volume biases the measured mode upwards
 EDGE_IMAGE = "smoothed"
 LENS_CORE = True
 RING_STEPS = 2
@@ -691,6 +695,14 @@ def _is_tube(lab: np.ndarray, i: int, sp: np.ndarray) -> bool:
     return bool(np.sqrt(max(w[1], 0.0)) < TUBE_SD_MM)
 
 
+def _smooth_array(arr: np.ndarray, sp: np.ndarray, sigma_mm: float) -> np.ndarray:
+    import SimpleITK as sitk
+
+    im = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.float32))
+    im.SetSpacing(tuple(float(v) for v in sp[::-1]))
+    return sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(im, float(sigma_mm)))
+
+
 def _mode(values: np.ndarray, lo: float, hi: float, bin_width: float = 2.0) -> float:
     """The most common value of ``values`` within ``[lo, hi]`` (lightly smoothed histogram)."""
     from scipy import ndimage
@@ -726,14 +738,16 @@ def _add_recesses(
     lens = s0[g]
     lens = lens[(lens > FLUID_HU[0]) & (lens < 60)]
     fluid_level = _mode(lens, FLUID_HU[0], 40.0) if lens.size >= 20 else 10.0
-    fluid_level = float(np.clip(fluid_level, -5.0, 20.0))
-    hi_core = FLUID_HU[1]
-    lo_core = FAT_EDGE_HU
-    near_fat = ndimage.binary_dilation(s0 < lo_core, structure=_INPLANE_CROSS) if NEAR_FAT else s0 < lo_core
-    core = (s0 <= hi_core) & (s0 >= lo_core) & f & deep & ~near_fat
+    fluid_level = float(np.clip(fluid_level, -5.0, FLUID_MAX_HU))
+    if _os.environ.get("JDEBUG"):
+        print("fluid level", fluid_level, "lens n", lens.size)
+    # Fluid is homogeneous; fat with fibrous strands and muscle are not: the core is decided on
+    # a more smoothed image, within CORE_BAND_HU of the fluid level (films between cartilage
+    # layers, too thin for that smoothing, are decided in the articular gaps themselves).
+    sc = _smooth_array(s0, sp, CORE_SIGMA_MM) if CORE_SIGMA_MM > 0 else s0
+    core = (np.abs(sc - fluid_level) <= CORE_BAND_HU) & f & deep
     if LENS_CORE:
-        # between the articular surfaces the fluid film lies between cartilage layers
-        core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= lo_core)
+        core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= fluid_level - CORE_BAND_HU)
     bone_dist = ndimage.distance_transform_edt(~anybone[box], sampling=sp)
     core &= bone_dist <= RECESS_REACH_MM
     # In-plane opening: noise specks of fluid density in soft tissue fall away, 3 mm films stay.
