@@ -42,9 +42,18 @@ def _series_dirs(folder: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> dict[str, Path]:
     """Sample folders: the generated ones in sample_dicom (``make test`` builds them), or a fresh
-    build in a temporary folder when they are missing."""
+    build in a temporary folder when they are missing or stale (label map not the one in the
+    manifest)."""
+    from imaging.phantoms.build import read_manifest, sha256
+
+    manifest = read_manifest(SAMPLES / "MANIFEST.sha256")
     out = {}
-    missing = [n for n in NAMES if not (SAMPLES / n / "labels.nrrd").is_file()]
+
+    def fresh(n: str) -> bool:
+        p = SAMPLES / n / "labels.nrrd"
+        return p.is_file() and manifest.get(f"{n}/labels.nrrd") == sha256(p)
+
+    missing = [n for n in NAMES if not fresh(n)]
     root = tmp_path_factory.mktemp("phantoms") if missing else SAMPLES
     if missing:
         phantoms.build_all(root, missing)
