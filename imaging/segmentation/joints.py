@@ -655,7 +655,16 @@ _INPLANE_CROSS = np.zeros((3, 3, 3), dtype=bool)
 _INPLANE_CROSS[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
 
 
-def _half_way_outline(fluid: np.ndarray, img: np.ndarray, allowed: np.ndarray, level: float, sp: np.ndarray) -> np.ndarray:
+def _half_way_outline(
+    fluid: np.ndarray,
+    img: np.ndarray,
+    allowed: np.ndarray,
+    level: float,
+    sp: np.ndarray,
+    *,
+    hi_cap: float | None = None,
+    lo_default: float | None = None,
+) -> np.ndarray:
     """Place the outline of a fluid region half way between the fluid ``level`` and the level of
     the tissue next to it (the mean of the non-fluid voxels nearby, capped at cartilage density):
     every voxel within two voxels of the outline is decided again."""
@@ -672,11 +681,13 @@ def _half_way_outline(fluid: np.ndarray, img: np.ndarray, allowed: np.ndarray, l
     outside = allowed & ~ndimage.binary_dilation(fluid, iterations=NEIGHBOUR_GAP)
     denser = (outside & (img > level)).astype(np.float32)
     lighter = (outside & (img < level)).astype(np.float32)
-    capped = np.minimum(img, NEIGHBOUR_MAX_HU)
+    hi_cap = NEIGHBOUR_MAX_HU if hi_cap is None else hi_cap
+    lo_default = FAT_HU if lo_default is None else lo_default
+    capped = np.minimum(img, hi_cap)
     n_hi = ndimage.uniform_filter(denser, size=size)
     n_lo = ndimage.uniform_filter(lighter, size=size)
-    hi = np.where(n_hi > 1e-3, ndimage.uniform_filter(capped * denser, size=size) / np.maximum(n_hi, 1e-3), NEIGHBOUR_MAX_HU)
-    lo = np.where(n_lo > 1e-3, ndimage.uniform_filter(img * lighter, size=size) / np.maximum(n_lo, 1e-3), FAT_HU)
+    hi = np.where(n_hi > 1e-3, ndimage.uniform_filter(capped * denser, size=size) / np.maximum(n_hi, 1e-3), hi_cap)
+    lo = np.where(n_lo > 1e-3, ndimage.uniform_filter(img * lighter, size=size) / np.maximum(n_lo, 1e-3), lo_default)
     decide = np.where(img >= level, img <= 0.5 * (level + hi), img >= 0.5 * (level + lo))
     band = ndimage.binary_dilation(fluid, iterations=EDGE_BAND) & ~ndimage.binary_erosion(fluid, iterations=EDGE_BAND) & allowed
     out = (fluid & ~band) | (band & decide)

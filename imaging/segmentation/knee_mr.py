@@ -24,7 +24,7 @@ import numpy as np
 from imaging.labelmap import LabelMap
 from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.segmentation import joints as J
-from imaging.segmentation.body import body_mask, skin_layer
+from imaging.segmentation.body import skin_layer
 from imaging.segmentation.common import ball
 from imaging.volume import Volume
 
@@ -36,6 +36,28 @@ _FLUID_WORDS = ("T2", "PD", "STIR", "FS", "FATSAT", "FAT SAT", "SPAIR", "SPIR", 
 
 class KneeMRError(J.JointSegmentationError):
     """This MR cannot be segmented as a knee (T1 weighting, no bones or no fluid found)."""
+
+
+def body_mask_mr(volume: Volume, sm: np.ndarray | None = None) -> np.ndarray:
+    """The limb on MR, whatever the weighting (fat is dark on fat-suppressed images, so a
+    threshold from the bright tissue would lose it): above twice the background (air) level,
+    the largest component, holes filled slice by slice and in 3D (dark cortex, tendons and flow
+    voids inside the limb are body)."""
+    from scipy import ndimage
+
+    from imaging.segmentation.common import fill_holes_slices, largest_component
+
+    arr = sm if sm is not None else J._smooth(volume, 0.6)
+    sample = arr[::2, ::2, ::2].ravel()
+    low = sample[sample <= np.percentile(sample, 60)]
+    background = J._mode(low, float(low.min()), float(np.percentile(low, 90)), bin_width=max(1.0, float(np.ptp(low)) / 200))
+    threshold = max(2.0 * background, background + 3.0 * float(np.std(low[low <= 2 * background])) if low.size else 0.0)
+    tissue = arr > threshold
+    body = largest_component(ndimage.binary_opening(tissue, iterations=1))
+    body = ndimage.binary_dilation(body, iterations=1) & tissue | body
+    for axis in range(3):
+        body = fill_holes_slices(body, axis=axis)
+    return ndimage.binary_fill_holes(body)
 
 
 def mr_weighting(volume: Volume, body: np.ndarray | None = None) -> str:
@@ -55,7 +77,7 @@ def mr_weighting(volume: Volume, body: np.ndarray | None = None) -> str:
 
 def _weighting_from_image(volume: Volume, body: np.ndarray | None) -> str:
     if body is None:
-        body = body_mask(volume)
+        body = body_mask_mr(volume)
     if body.sum() < 1000:
         return "unknown"
     arr = volume.array
@@ -81,7 +103,8 @@ def segment_knee_mr(
 ) -> LabelMap:
     """Segment a fat-suppressed fluid-sensitive knee MR (see the module docstring)."""
     report(progress, 0.02, "Body outline")
-    body = body_mask(volume, cancel=cancel)
+    sm = J._smooth(volume, 0.6)
+    body = body_mask_mr(volume, sm)
     weighting = mr_weighting(volume, body)
     if weighting == "T1":
         raise KneeMRError(
@@ -91,18 +114,22 @@ def segment_knee_mr(
         )
     check_cancel(cancel)
     report(progress, 0.15, "Normalising")
-    sm = J._smooth(volume, 0.6)
     ref = float(np.median(sm[body])) if body.any() else 1.0
     if ref <= 0:
         ref = float(np.percentile(sm[body], 75)) or 1.0
     norm = sm / ref
     check_cancel(cancel)
-    report(progress, 0.3, "Bones")
-    bones = _bones_mr(volume, norm, body, cancel)
+    report(progress, 0.3, "Joint fluid")
+    fluid = _fluid_mr(volume, norm, body)
+    check_cancel(cancel)
+    report(progress, 0.5, "Bones")
+    bones = _bones_mr(volume, norm, body, fluid, cancel)
     named, side = J._name_bones(volume, bones, "knee")
     check_cancel(cancel)
-    report(progress, 0.65, "Joint fluid")
-    target = _fluid_target(volume, norm, body, named)
+    report(progress, 0.8, "Joint space")
+    target = _fluid_target(volume, fluid, body, named)
+    for name in named:
+        named[name] = named[name] & ~target
     report(progress, 0.9, "Labels")
     return J._assemble(
         volume, body, named, target, "knee", side,
@@ -110,53 +137,88 @@ def segment_knee_mr(
     )
 
 
-DARK = 0.55  # marrow and cortex below this fraction of the body's median
-FLUID = 1.8  # joint fluid above this multiple of the body's median
+MARROW = (0.76, 1.1)  # bone marrow on a fat-suppressed image, as multiples of the body's median
+FLUID = 4.0  # joint fluid above this multiple of the body's median (cartilage ~3, muscle ~1.4)
 OPEN_MM = 1.5
+CORE_MM = 6.0  # bones are split from cores deeper than this
 
 
-def _bones_mr(volume: Volume, norm: np.ndarray, body: np.ndarray, cancel: Cancel | None) -> list[tuple[np.ndarray, int]]:
+def _bones_mr(
+    volume: Volume, norm: np.ndarray, body: np.ndarray, fluid: np.ndarray, cancel: Cancel | None
+) -> list[tuple[np.ndarray, int]]:
+    """Bone pieces on a fat-suppressed image: marrow-level signal (smoothed 1.5 mm against
+    noise) away from the subcutaneous layer and the fluid, opened, split from deep cores."""
     from scipy import ndimage
-
+    from skimage.segmentation import watershed
 
     sp = volume.spacing[::-1]
-    # Dark tissue away from the skin surface (subcutaneous fat is dark on fat-suppressed MR too).
-    rim = skin_layer(body, volume, thickness_mm=8.0)
-    dark = (norm < DARK) & body & ~rim
-    dark = ndimage.binary_opening(dark, structure=ball(OPEN_MM, sp))
-    lab, n = ndimage.label(dark)
+    s15 = J._smooth_array(norm, sp, 1.5)
+    rim = skin_layer(body, volume, thickness_mm=10.0)
+    band = (s15 > MARROW[0]) & (s15 < MARROW[1]) & body & ~rim & ~ndimage.binary_dilation(fluid)
+    band = ndimage.binary_opening(band, structure=ball(OPEN_MM, sp))
+    lab, n = ndimage.label(band)
     if n == 0:
         raise KneeMRError("No bone was found on this MR; is it a fat-suppressed series of the knee?")
     voxel_ml = float(np.prod(sp)) / 1000.0
     sizes = np.bincount(lab.ravel()) * voxel_ml
     sizes[0] = 0
-    out = []
+    out: list[tuple[np.ndarray, int]] = []
     slices = ndimage.find_objects(lab)
     for i in np.argsort(sizes)[::-1]:
-        if sizes[i] < 1.0:
+        if sizes[i] < 2.0:
             break
         check_cancel(cancel)
         sl = J._pad_slices(slices[i - 1], lab.shape, 2)
-        filled = J._fill_holes_2d(lab[sl] == i)
-        full = np.zeros(volume.shape, dtype=bool)
-        full[sl] = filled
-        out.append((full, int(i)))
+        part = lab[sl] == i
+        dist = ndimage.distance_transform_edt(part, sampling=sp)
+        cores, m = ndimage.label(dist > CORE_MM)
+        csz = np.bincount(cores.ravel()) * voxel_ml
+        csz[0] = 0
+        keep = [k for k in range(1, m + 1) if csz[k] >= 1.0]
+        pieces = [part]
+        if len(keep) >= 2:
+            markers = np.zeros(part.shape, np.int32)
+            for j, k in enumerate(keep, 1):
+                markers[cores == k] = j
+            ws = watershed(-dist, markers=markers, mask=part)
+            pieces = [ws == j for j in range(1, len(keep) + 1)]
+        for piece in pieces:
+            full = np.zeros(volume.shape, dtype=bool)
+            full[sl] = J._fill_holes_2d(piece)
+            out.append((full, int(i)))
+    out.sort(key=lambda m: -int(m[0].sum()))
     return out
 
 
-def _fluid_target(volume: Volume, norm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray]) -> np.ndarray:
-    """Bright fluid connected to the knee's articular gaps."""
+def _fluid_mr(volume: Volume, norm: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """Bright fluid: the large bright components, outline half way to each neighbour."""
     from scipy import ndimage
 
-    anybone = np.zeros(volume.shape, dtype=bool)
-    for m in named.values():
-        anybone |= m
-    gap = J._joint_space_gaps(volume, body, named, "knee")
-    fluid = (norm > FLUID) & body & ~anybone
+    sp = volume.spacing[::-1]
+    core = (norm > FLUID) & body
+    core = ndimage.binary_opening(core, structure=J._INPLANE_CROSS)
+    lab, n = ndimage.label(core)
+    if n == 0:
+        raise KneeMRError("No bright joint fluid was found on this MR; open the fat-suppressed (T2/PD FS, STIR) series.")
+    sizes = np.bincount(lab.ravel()) * float(np.prod(sp)) / 1000.0
+    sizes[0] = 0
+    keep = np.nonzero(sizes >= max(0.5, 0.05 * sizes.max()))[0]
+    fluid = np.isin(lab, keep)
+    level = float(np.median(norm[fluid]))
+    return J._half_way_outline(fluid, norm, body, level, sp, hi_cap=np.inf, lo_default=0.0)
+
+
+def _fluid_target(volume: Volume, fluid: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray]) -> np.ndarray:
+    """The bright fluid parts that touch the knee's articular gaps (all of it when the bones
+    could not be paired)."""
+    from scipy import ndimage
+
+    try:
+        gap = J._joint_space_gaps(volume, body, named, "knee")
+    except J.JointSegmentationError:
+        return fluid
     lab, _ = ndimage.label(fluid)
     hit = np.unique(lab[gap & fluid])
     hit = hit[hit > 0]
     target = np.isin(lab, hit)
-    if not target.any():
-        raise KneeMRError("No joint fluid was found next to the knee's articular surfaces on this MR.")
-    return target
+    return target if target.any() else fluid
