@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantoms.common import Outline, body_layers
+from imaging.phantoms.common import Outline, body_layers, snap_curve
 from imaging.phantoms.scene import BoneSpec, Frame, Structure
 from imaging.phantoms.sdf import (
     Box,
@@ -59,6 +59,8 @@ DIMENSIONS = [
     ("Tibial nerve", "5 mm", "Cartwright et al. 2008 (nerve ultrasound reference values)"),
     ("Common peroneal nerve", "3.6 mm, 2 mm from the fibular neck", "Cartwright et al. 2008; Gray's Anatomy"),
     ("Genicular arteries (4)", "2.2 mm", "Gray's Anatomy (1.5-2.5 mm)"),
+    ("Great saphenous vein / saphenous nerve", "4 mm / 2.5 mm, subcutaneous, posteromedial at the knee", "Gray's Anatomy"),
+    ("Infrapatellar branch of the saphenous nerve", "2.4 mm, crossing about 2 cm below the joint line to the lateral side", "Gray's Anatomy (1-3 mm)"),
     ("Fibular head / shaft", "20 mm / 13 mm", "Gray's Anatomy"),
     ("Skin / subcutaneous fat", "2 mm / 5-12 mm", "typical adult"),
 ]
@@ -279,6 +281,20 @@ def structures() -> list[Structure]:
         Structure("popliteal vein", "vein", Tube(vein_pts, 4.0), "vein", forbid=never + ("popliteal artery",), diameter_mm=8.0),
         Structure("tibial nerve", "nerve", Tube(nerve_pts, 2.5), "nerve", forbid=never + ("popliteal artery", "popliteal vein"), diameter_mm=5.0),
         Structure("common peroneal nerve", "nerve", Tube(cpn_pts, 1.8), "nerve", forbid=never + ("popliteal artery", "popliteal vein", "tibial nerve"), diameter_mm=3.6),
+    ]
+    # subcutaneous, medial: great saphenous vein and saphenous nerve; the nerve's infrapatellar
+    # branch crosses below the patella to the lateral side
+    skin_surface = [body]
+    gsv = snap_curve([(-46, -8, 106), (-52, -14, 60), (-55, -20, 20), (-54, -22, 0), (-50, -18, -40), (-46, -12, -93)], skin_surface, -4.8, exact=True)
+    saph = snap_curve([(-51, -30, 28), (-52, -31, 0), (-49, -28, -40), (-45, -22, -93)], skin_surface, -6.0, exact=True)
+    ipb = snap_curve([(-51, -30, 14), (-50, -12, 4), (-44, 6, -6)], skin_surface, -10.0, exact=True) + snap_curve(
+        [(-36, 22, -12), (-20, 36, -18), (0, 44, -22), (20, 38, -20), (32, 26, -16)], skin_surface, -3.6, exact=True
+    )
+    superficial = ("skin", "femur", "tibia", "patella", "fibula", "patellar tendon")
+    st += [
+        Structure("great saphenous vein", "vein", Tube(gsv, 2.0, step=1.0), "vein", forbid=superficial, diameter_mm=4.0),
+        Structure("saphenous nerve", "nerve", Tube(saph, 1.25, step=1.0), "nerve", forbid=superficial + ("great saphenous vein",), diameter_mm=2.5),
+        Structure("infrapatellar branch of the saphenous nerve", "nerve", Tube(ipb, 1.2, step=1.0), "nerve", forbid=superficial + ("great saphenous vein",), keep=("saphenous nerve",), diameter_mm=2.4),
     ]
     vessels = ("popliteal artery", "popliteal vein", "tibial nerve", "common peroneal nerve")
     genicular = {

@@ -39,7 +39,7 @@ PHANTOMS["knee_ct"] = PhantomSpec(
         "a fluid-filled joint space (3 mm between the cartilage surfaces) with a distended suprapatellar "
         "recess and parapatellar gutters (a knee effusion), the popliteal artery and vein and the tibial nerve "
         "in the popliteal fossa, the common peroneal nerve winding round the fibular neck, four genicular "
-        "arteries, thigh and leg muscles, subcutaneous fat and skin. Vessels carry iodinated contrast."
+        "arteries, the great saphenous vein, the saphenous nerve and its infrapatellar branch, thigh and leg muscles, subcutaneous fat and skin. Vessels carry iodinated contrast."
     ),
     study_description="CT KNEE RIGHT WITH CONTRAST (PHANTOM)",
     patient_name="PHANTOM^KNEE",
@@ -89,7 +89,7 @@ PHANTOMS["knee_mr"] = PhantomSpec(
         "suprapatellar recess and the gutters are bright. Structures: femur, tibia, fibula, patella, "
         "cartilage, menisci, cruciate and collateral ligaments, quadriceps and patellar tendons, Hoffa's fat "
         "pad, popliteal artery (flow void) and vein, tibial and common peroneal nerves, genicular arteries, "
-        "muscles, fat and skin."
+        "great saphenous vein, saphenous nerve and its infrapatellar branch, muscles, fat and skin."
     ),
     study_description="MR KNEE RIGHT (PHANTOM)",
     patient_name="PHANTOM^KNEE^MR",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantoms.common import Outline, body_layers
+from imaging.phantoms.common import Outline, alongside, body_layers, snap_curve
 from imaging.phantoms.scene import BoneSpec, Frame, Structure
 from imaging.phantoms.sdf import (
     Box,
@@ -125,68 +125,6 @@ def _ribs() -> list[Shape]:
             pts.append((-172 + 90 * _cos(deg), 8 + 70 * _sin(deg), s0 - 16 * _sin(deg)))
         tubes.append(Tube(pts, 5.0))
     return tubes
-
-
-def snap(points, bones: list[Shape], distance: float) -> list[tuple[float, float, float]]:
-    """Move each point along the bone surface normal until it lies ``distance`` mm from the
-    nearest bone (vessels and nerves that run on the periosteum)."""
-
-    def sdf(p):
-        return min(float(b.contains(np.asarray([p]))[0]) for b in bones)
-
-    out = []
-    for p in points:
-        p = np.asarray(p, float)
-        for _ in range(40):
-            d = sdf(p)
-            if abs(d - distance) < 0.05:
-                break
-            g = np.array([(sdf(p + e) - sdf(p - e)) for e in np.eye(3) * 0.25]) / 0.5
-            n = np.linalg.norm(g)
-            if n < 1e-6:
-                break
-            p = p + (distance - d) * g / n
-        out.append(tuple(round(float(v), 3) for v in p))
-    return out
-
-
-def snap_curve(points, bones: list[Shape], distance: float, step: float = 2.5) -> list[tuple[float, float, float]]:
-    """The smooth curve through ``points`` (snapped to ``distance`` from the bone), sampled every
-    ``step`` mm, with every sample pushed out to at least ``distance`` from the bone (a curve
-    between two points on a concave bone surface would otherwise cut through it)."""
-    from imaging.phantoms.sdf import catmull_rom
-
-    ctrl = snap(points, bones, distance)
-    dense = catmull_rom(ctrl, step)
-    for _ in range(2):
-        d = np.min([b.contains(dense) for b in bones], axis=0)
-        close = d < distance + 0.3
-        if not close.any():
-            break
-        pushed = snap(dense[close], bones, distance + 0.6)
-        dense[close] = np.asarray(pushed)
-    return [tuple(round(float(v), 3) for v in p) for p in dense]
-
-
-def alongside(path, bones: list[Shape], offset: float, distance: float) -> list[tuple[float, float, float]]:
-    """A curve ``offset`` mm beside ``path`` on the same bone surface (vessels that run with a
-    nerve), at least ``distance`` from the bone."""
-    p = np.asarray(path, float)
-    tangent = np.gradient(p, axis=0)
-    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
-
-    def sdf(q):
-        return np.min([b.contains(q) for b in bones], axis=0)
-
-    grad = np.stack([(sdf(p + e) - sdf(p - e)) / 0.5 for e in np.eye(3) * 0.25], axis=1)
-    grad /= np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-9)
-    side = np.cross(tangent, grad)
-    side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-9)
-    out = p + offset * side
-    close = sdf(out) < distance
-    if close.any():
-        out[close] = np.asarray(snap(out[close], bones, distance))
-    return [tuple(round(float(v), 3) for v in q) for q in out]
 
 
 FILLERS = ("soft tissue", "muscle", "intermuscular fat", "axillary fat")
