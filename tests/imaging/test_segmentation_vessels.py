@@ -57,11 +57,16 @@ def test_cancel_stops_the_growing():
         grow_vessel(vol, seed, cancel=lambda: True)
 
 
-@pytest.mark.parametrize("name", ["knee_ct", "knee_mr"])
-def test_phantom_artery_grown_from_a_seed_inside_it(name):
+# The vessel that is bright on each study: the contrast-filled artery on CT, the slow-flowing
+# vein on fat-suppressed T2 MR (the popliteal artery is a dark flow void there).
+VESSEL = {"knee_ct": "artery", "hip_ct": "artery", "knee_mr": "vein"}
+
+
+@pytest.mark.parametrize("name", list(VESSEL))
+def test_phantom_vessel_grown_from_a_seed_inside_it(name):
     vol, truth = load_phantom(name)
-    arteries = [lab for lab in truth.legend.of_kind("artery") if (truth.volume.array == lab.value).sum() > 200]
-    assert arteries, f"{name}: the ground truth lists no artery"
+    arteries = [lab for lab in truth.legend.of_kind(VESSEL[name]) if (truth.volume.array == lab.value).sum() > 200]
+    assert arteries, f"{name}: the ground truth lists no {VESSEL[name]}"
     lab = max(arteries, key=lambda a: int((truth.volume.array == a.value).sum()))
     gt = truth.volume.array == lab.value
     # the seed: the artery voxel deepest inside the artery, near its middle
@@ -85,6 +90,6 @@ def test_phantom_artery_grown_from_a_seed_inside_it(name):
     assert precision >= PRECISION[name], f"{name}: the grown {lab.name} leaks ({precision:.0%} precision)"
 
 
-# Measured on the phantoms (see the report in the test output), minus a small tolerance.
-RECALL = {"knee_ct": 0.8, "knee_mr": 0.8}
-PRECISION = {"knee_ct": 0.8, "knee_mr": 0.8}
+# Measured on the phantoms (printed above with -s), minus a small tolerance.
+RECALL = {"knee_ct": 0.88, "hip_ct": 0.87, "knee_mr": 0.97}
+PRECISION = {"knee_ct": 0.92, "hip_ct": 0.97, "knee_mr": 0.97}
