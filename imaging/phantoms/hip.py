@@ -58,6 +58,7 @@ DIMENSIONS = [
     ("Common femoral vein", "11 mm", "Gray's Anatomy"),
     ("Femoral nerve", "7 mm", "Gray's Anatomy; Cartwright et al. 2008"),
     ("Lateral femoral cutaneous nerve", "2.5 mm, 12 mm medial to the ASIS", "Gray's Anatomy"),
+    ("Sciatic nerve", "9 mm, behind the posterior column, between ischial tuberosity and greater trochanter", "Gray's Anatomy (about 10 mm wide)"),
     ("Skin / subcutaneous fat", "2 mm / 14-22 mm", "typical adult"),
 ]
 
@@ -163,6 +164,7 @@ def structures() -> list[Structure]:
     art = [(-35, 10, 80), (-22, 33, 32), (-14, 44, 5), (-12, 43, -30), (-10, 39, -70), (-8, 35, -106)]
     vein = [(-48, 8, 80), (-35, 31, 32), (-27, 42, 5), (-25, 41, -30), (-23, 36, -70), (-22, 31, -106)]
     nerve = [(-14, 18, 80), (-8, 34, 40), (-4, 40, 16), (-2, 42, 5), (0, 41, -30), (2, 37, -62)]
+    sciatic = [(-38, -55, 80), (-30, -62, 42), (-18, -50, 10), (-6, -47, -30), (3, -44, -70), (7, -40, -106)]
     lfcn = [(0, 24, 80), (14, 48, 64), (24, 52, 40), (31, 52, 0), (35, 50, -50), (40, 46, -106)]
 
     st: list[Structure] = [
@@ -180,6 +182,7 @@ def structures() -> list[Structure]:
         *_muscle("rectus femoris", Tube([(16, 32, 34), (19, 42, 0), (22, 50, -50), (20, 54, -110)], [6, 11, 15, 14]), deep),
         *_muscle("adductors", Tube([(-64, 22, -32), (-46, 5, -72), (-30, -8, -112)], [14, 26, 30]), deep),
         *_muscle("hamstrings", Tube([(-22, -40, -62), (-10, -46, -112)], [13, 18]), deep),
+        Structure("intermuscular fat", "fat", Intersect(Lumpy(Tube([(-38, -55, 80), (-30, -62, 42), (-18, -50, 10), (-6, -47, -30), (3, -44, -70), (7, -40, -106)], 8.0), 1.5, 12.0, 29), deep), "fat", over=FILLERS + ("gluteus maximus", "hamstrings")),
         Structure("femoral triangle fat", "fat", Intersect(Ellipsoid((-12, 44, -12), (24, 11, 34)), deep), "fat", over=FILLERS + ("sartorius", "iliopsoas", "adductors")),
         Structure("joint space", "target", joint, "fluid", over=FILLERS + ("iliopsoas", "gluteus medius and minimus", "rectus femoris"), forbid=("skin",), info={"one_piece_else": "soft tissue"}),
         Structure("acetabular labrum", "cartilage", labrum, "labrum"),
@@ -191,6 +194,7 @@ def structures() -> list[Structure]:
         Structure("femoral vein", "vein", Tube(vein, 5.5), "vein", forbid=never + ("femoral artery",), diameter_mm=11.0),
         Structure("femoral nerve", "nerve", Tube(nerve, 3.5), "nerve", forbid=never + ("femoral artery", "femoral vein"), diameter_mm=7.0),
         Structure("lateral femoral cutaneous nerve", "nerve", Tube(lfcn, 1.25, step=1.0), "nerve", forbid=never, diameter_mm=2.5),
+        Structure("sciatic nerve", "nerve", Tube(sciatic, 4.5), "nerve", forbid=never + ("joint space",), diameter_mm=9.0),
     ]
     return st
 

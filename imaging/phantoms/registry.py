@@ -116,8 +116,8 @@ PHANTOMS["hip_ct"] = PhantomSpec(
         "shaft: femoral head, neck, greater and lesser trochanters with cortical and cancellous bone; the left "
         "hemipelvis with the acetabulum, ilium, pubic rami, symphysis and ischium; head and acetabular "
         "cartilage and the labrum; a fluid-filled joint capsule (3 mm film plus an anterior recess along the "
-        "neck); the femoral nerve, artery and vein (lateral to medial) in the femoral triangle and the lateral "
-        "femoral cutaneous nerve medial to the ASIS; iliopsoas, glutei, tensor fasciae latae, sartorius, rectus "
+        "neck); the femoral nerve, artery and vein (lateral to medial) in the femoral triangle the lateral "
+        "femoral cutaneous nerve medial to the ASIS and the sciatic nerve behind the joint; iliopsoas, glutei, tensor fasciae latae, sartorius, rectus "
         "femoris, adductors and hamstrings; bladder and pelvic contents; fat and skin. Vessels carry iodinated "
         "contrast."
     ),
