@@ -75,7 +75,7 @@ REFERENCES = [
 
 
 def _femur() -> Shape:
-    block = Union(SuperEllipsoid((0, -1, 36), (33, 24, 20)), Ellipsoid((0, -2, 36), (38, 27, 22)), k=6)
+    block = Union(SuperEllipsoid((0, 2, 38), (33, 21, 19)), Ellipsoid((0, 1, 37), (38, 24, 21)), k=6)
     lat = Ellipsoid((21, -6, 24), (16, 30, 20))
     med = Ellipsoid((-21, -6, 24), (17, 31, 20))
     shaft = Tube([(0, -3, 42), (3, -4, 75), (12, -6, 150)], [20, 15, 14])
