@@ -205,8 +205,9 @@ def structures() -> list[Structure]:
     film = FEMORAL_CARTILAGE_MM + FLUID_MM
     joint = Union(
         Intersect(Offset(femur, film), fem_art),
-        RoundBox((20, -3, 3), (16, 24, 7), rr=3),  # tibiofemoral compartments (menisci and cartilage painted over)
-        RoundBox((-20, -3, 3), (16, 24, 7), rr=3),
+        # tibiofemoral compartments: the gap where both bones are near (menisci, cartilage painted over)
+        Intersect(Ellipsoid((20, -3, 2), (17, 25, 9)), Offset(femur, 7.0), Offset(tibia, 7.0)),
+        Intersect(Ellipsoid((-20, -3, 2), (17, 25, 9)), Offset(femur, 7.0), Offset(tibia, 7.0)),
         Intersect(Offset(patella, PATELLAR_CARTILAGE_MM + FLUID_MM), Offset(pat_art, 1.0)),
         SuperEllipsoid((2, 26, 78), (30, 7, 26)),  # suprapatellar recess (distended)
         Ellipsoid((40.5, 5, 40), (3.2, 11, 18)),  # lateral gutter
