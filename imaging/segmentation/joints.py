@@ -176,9 +176,11 @@ def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Ca
     target = _joint_space(work, sm, body_w, named, site)
     check_cancel(cancel)
     report(progress, 0.85, "Labels")
+    point = target_centre(work, target, site)
     if not grid.identity:
         named, target = _to_full_grid(volume, grid, sm, named, target, body)
-    return _assemble(volume, body, named, target, site, side)
+        point = _snap_into(volume, target, point)
+    return _assemble(volume, body, named, target, site, side, point=point)
 
 
 def _reopen_fossae(sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray], gaps: np.ndarray) -> dict[str, np.ndarray]:
@@ -202,6 +204,27 @@ def _reopen_fossae(sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray
         return named
     give_back = np.isin(lab, both) & anybone
     return {name: m & ~give_back for name, m in named.items()}
+
+
+def _snap_into(volume: Volume, mask: np.ndarray, point: np.ndarray, radius_mm: float = 3.0) -> np.ndarray:
+    """``point`` (LPS) moved to the nearest voxel of ``mask`` within ``radius_mm`` (unchanged
+    when it is inside already or nothing is near)."""
+    ijk = np.rint(volume.lps_to_index(point)).astype(int)
+    nz, ny, nx = volume.shape
+    i, j, k = (int(np.clip(v, 0, n - 1)) for v, n in zip(ijk, (nx, ny, nz), strict=True))
+    if mask[k, j, i]:
+        return volume.index_to_lps([i, j, k])
+    sp = volume.spacing[::-1]
+    r = np.ceil(radius_mm / sp).astype(int)
+    lo = np.maximum([k, j, i] - r, 0)
+    hi = np.minimum(np.array([k, j, i]) + r + 1, volume.shape)
+    sub = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    idx = np.argwhere(sub)
+    if len(idx) == 0:
+        return np.asarray(point, dtype=float)
+    d = (((idx + lo - [k, j, i]) * sp) ** 2).sum(axis=1)
+    best = idx[int(np.argmin(d))] + lo
+    return volume.index_to_lps(best[::-1].astype(float))
 
 
 def _to_full_grid(
@@ -236,7 +259,6 @@ def _to_full_grid(
         outer = grid_up(sub_grid, ndimage.binary_dilation(mw))
         band = outer & ~inner
         keep = inner | (band & (arr[sl] >= half[sl]))
-        keep = _fill_holes_2d(keep)
         full = np.zeros(volume.shape, dtype=bool)
         full[sl] = keep & ~anybone[sl]
         anybone |= full
@@ -850,6 +872,7 @@ def _assemble(
     side: str,
     *,
     extra: dict | None = None,
+    point: np.ndarray | None = None,
 ) -> LabelMap:
     labels: list[Label] = []
     arr = np.zeros(volume.shape, dtype=np.uint8)
@@ -869,7 +892,8 @@ def _assemble(
         value += 1
     labels.append(Label(skin_v, "skin", "skin", DEFAULT_COLORS["skin"]))
     labels.append(Label(soft_v, "soft tissue", "other", DEFAULT_COLORS["other"]))
-    point = target_centre(volume, target, site)
+    if point is None:
+        point = target_centre(volume, target, site)
     info = {"side": side, "method": "capsule model between articular surfaces + connected fluid recesses"}
     info.update(extra or {})
     landmarks = Landmarks(task=site, target={"name": tname, "lps": [round(float(c), 2) for c in point]}, extra=info)
