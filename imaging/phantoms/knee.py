@@ -52,7 +52,7 @@ DIMENSIONS = [
     ("Patellar tendon", "46 mm long, 26 mm wide, 5 mm thick", "Gray's Anatomy; Insall & Salvati 1971"),
     ("Quadriceps tendon", "34 mm wide, 7 mm thick", "Gray's Anatomy"),
     ("Articular cartilage", "femoral 2.5 mm, tibial 2.5 mm, patellar 4 mm", "Shepherd & Seedhom 1999 (knee 1.7-2.6 mm; patella up to 4-5 mm)"),
-    ("Joint space", "3 mm fluid film between cartilage surfaces; suprapatellar recess 14 mm deep, 60 mm wide, 52 mm high (distended)", "issue #5 brief; effusion appearance"),
+    ("Joint space", "3 mm fluid film between cartilage surfaces; suprapatellar recess up to 15 mm deep, 64 mm wide, 56 mm high (distended, lens-shaped)", "issue #5 brief; effusion appearance"),
     ("Menisci", "wedges 7 mm high at the periphery, ring 40% of the compartment radius", "Gray's Anatomy"),
     ("Popliteal artery", "6 mm", "Gray's Anatomy (5-7 mm in adults)"),
     ("Popliteal vein", "8 mm", "Gray's Anatomy"),
@@ -209,7 +209,7 @@ def structures() -> list[Structure]:
         Intersect(Ellipsoid((20, -3, 2), (17, 25, 9)), Offset(femur, 7.0), Offset(tibia, 7.0)),
         Intersect(Ellipsoid((-20, -3, 2), (17, 25, 9)), Offset(femur, 7.0), Offset(tibia, 7.0)),
         Intersect(Offset(patella, PATELLAR_CARTILAGE_MM + FLUID_MM), Offset(pat_art, 1.0)),
-        SuperEllipsoid((2, 26, 78), (30, 7, 26)),  # suprapatellar recess (distended)
+        Ellipsoid((2, 26, 77), (32, 7.5, 28)),  # suprapatellar recess (distended): a lens under the quadriceps tendon
         Ellipsoid((40.5, 5, 40), (3.2, 11, 18)),  # lateral gutter
         Ellipsoid((35, 18, 46), (5, 8, 12)),
         Ellipsoid((-41.5, 5, 40), (3.2, 11, 18)),  # medial gutter
