@@ -318,7 +318,11 @@ def _reasons(report: SafetyReport, skin_angle: float) -> tuple[str, ...]:
     rs = [f"insertion {report.insertion_depth_mm:.0f} mm, {skin_angle:.0f} deg from the skin normal, {report.angles.describe().split(', ')[0]}"]
     close = sorted(report.structures, key=lambda s: s.decisive_clearance_mm - s.decisive_margin_mm)[:2]
     for s in close:
+        if s.at_least:
+            rs.append(f"every structure more than {s.clearance_mm:.0f} mm away" if s is close[0] else "")
+            break
         rs.append(f"nearest {s.name} ({s.kind}) {s.clearance_mm:.1f} mm at {s.depth_mm:.0f} mm depth (margin {s.margin_mm:.1f} mm)")
+    rs = [r for r in rs if r]
     if report.tip_in_target:
         rs.append(f"tip in {report.target_name}")
     return tuple(rs)

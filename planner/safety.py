@@ -66,6 +66,7 @@ class SafetyOptions:
 
 
 DEFAULT_OPTIONS = SafetyOptions()
+FAR_MM = 20.0  # distance maps are exact up to here; beyond, this value is a lower bound
 
 
 # -- interpolation ---------------------------------------------------------------------------
@@ -202,9 +203,24 @@ class ClearanceMaps:
         ]
         self.labels: tuple[Label, ...] = tuple(wanted)
         self.index = {lab.name: i for i, lab in enumerate(self.labels)}
-        stack = np.empty(arr.shape + (len(self.labels),), dtype=np.float32)
+        # Each map is exact within FAR_MM of its structure (computed over the structure's box
+        # grown by FAR_MM, which holds every point that close); farther points hold FAR_MM, a
+        # lower bound. FAR_MM exceeds every margin (cord 5 mm + 8.8 mm of bevel drift at 80 mm +
+        # the 1 mm warning band + the radius), so no verdict depends on the cap.
+        self.far_mm = FAR_MM
+        stack = np.full(arr.shape + (len(self.labels),), FAR_MM, dtype=np.float32)
+        grow = np.ceil(FAR_MM / np.asarray(self.crop.spacing)[::-1]).astype(int)  # z, y, x voxels
         for c, lab in enumerate(self.labels):
-            stack[..., c] = _signed_distance(arr == lab.value, self.crop)
+            mask = arr == lab.value
+            nzs = [np.flatnonzero(np.any(mask, axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
+            box = tuple(
+                slice(max(int(a[0]) - int(g), 0), min(int(a[-1]) + int(g) + 1, n))
+                for a, g, n in zip(nzs, grow, mask.shape, strict=True)
+            )
+            sub_aff = self.crop.affine.copy()
+            sub_aff[:3, 3] = self.crop.index_to_lps(np.array([box[2].start, box[1].start, box[0].start], dtype=float))
+            sub = Volume(mask[box], sub_aff)
+            stack[box + (c,)] = np.minimum(_signed_distance(mask[box], sub), FAR_MM)
         self.stack = stack
         self.map_seconds = time.perf_counter() - t0
         self.body = ndimage.binary_fill_holes(arr != 0)
@@ -314,6 +330,7 @@ class StructureResult:
     decisive_clearance_mm: float
     decisive_margin_mm: float
     rule: str = "margin"  # "margin" or "not entered" (joint walls inside the target region)
+    at_least: bool = False  # the structure is farther than the maps' exact range: clearance is a lower bound
 
 
 @dataclass(frozen=True)
@@ -533,6 +550,7 @@ def evaluate_trajectory(
                 float(value[kd] if not wall[kd] else value[kd] - radius),
                 float(required[kd]),
                 "not entered" if wall[kd] else "margin",
+                bool(cmin >= maps.far_mm - radius - 0.01),
             )
         )
         if lab.kind in ("bone", "disc", "cartilage", "tendon", "cord", "artery", "vein", "nerve"):

@@ -45,8 +45,10 @@ def format_report(rep, maps_note: str = "") -> str:
         extra = ""
         if abs(s.decisive_depth_mm - s.depth_mm) > 1.0 and s.verdict != "ok":
             extra = f"; decided at {s.decisive_depth_mm:.1f} mm: {s.decisive_clearance_mm:.1f} mm vs {s.decisive_margin_mm:.1f} mm"
+        clear = f">{s.clearance_mm:.0f}mm" if s.at_least else f"{s.clearance_mm:.1f}mm"
+        depth = "-" if s.at_least else f"{s.depth_mm:.1f}mm"
         lines.append(
-            f"  {s.name[:28]:<28} {s.kind:<10} {s.clearance_mm:>7.1f}mm {s.depth_mm:>7.1f}mm {s.margin_mm:>5.1f}mm  {s.verdict.upper():<9} {s.margin_note}{extra}"
+            f"  {s.name[:28]:<28} {s.kind:<10} {clear:>9} {depth:>9} {s.margin_mm:>5.1f}mm  {s.verdict.upper():<9} {s.margin_note}{extra}"
         )
     bones = [c for c in rep.crossings if c.kind in ("bone", "disc")]
     if bones:

@@ -19,7 +19,7 @@ from imaging.labelmap import read_labelmap, write_labelmap
 from planner.cli import main
 from planner.io.plan_json import load_plan
 from planner.safety import ClearanceMaps
-from planner.templates import skin_along
+from planner.templates import APPROACHES, DEFAULT_APPROACH, default_target, skin_along
 from tests.conftest import SAMPLES
 
 PHANTOMS = {"knee_ct": "knee", "knee_mr": "knee", "shoulder_ct": "shoulder", "hip_ct": "hip"}
@@ -31,6 +31,9 @@ def _sample(name: str):
     if not labels.is_file():
         pytest.fail(f"The sample study {name} is missing ({labels} not found). Build it with `make samples` "
                     f"or `.venv/bin/python -m imaging.samples --only {name}`.")
+    if not any(folder.glob("*.dcm")):
+        pytest.fail(f"The sample study {name} has no DICOM images in {folder} (incomplete build). Rebuild it with "
+                    f"`make samples` or `.venv/bin/python -m imaging.samples --only {name}`.")
     meta = json.loads((folder / "sample.json").read_text())
     return folder, labels, meta
 
@@ -167,10 +170,8 @@ def test_phantom_bad_plans_are_flagged(name, tmp_path, capsys):
     lm = read_labelmap(labels)
     vox = float(lm.volume.spacing.max())
     plan = tmp_path / "bad.plan.json"
-    # target: the template's
-    rc, text = _run(capsys, "plan", str(folder), "--labels", str(labels), "--site", PHANTOMS[name], *_side(meta, lm), "--out", str(plan))
-    assert rc == 0, text
-    target = load_plan(plan).trajectories[0].target
+    # target: the template's default target
+    target, _ = default_target(lm, APPROACHES[(PHANTOMS[name], DEFAULT_APPROACH[PHANTOMS[name]])].target_hints)
     entry = _bad_through_bone(lm, target)
     rc, text = _run(capsys, "plan", str(folder), "--labels", str(labels), "--site", PHANTOMS[name], f"--entry={_pt(entry)}", f"--target={_pt(target)}", "--out", str(plan))
     assert rc == 0, text
