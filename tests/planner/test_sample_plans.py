@@ -31,7 +31,7 @@ def _sample(name: str):
     if not labels.is_file():
         pytest.fail(f"The sample study {name} is missing ({labels} not found). Build it with `make samples` "
                     f"or `.venv/bin/python -m imaging.samples --only {name}`.")
-    if not any(folder.glob("*.dcm")):
+    if not any(folder.rglob("*.dcm")):
         pytest.fail(f"The sample study {name} has no DICOM images in {folder} (incomplete build). Rebuild it with "
                     f"`make samples` or `.venv/bin/python -m imaging.samples --only {name}`.")
     meta = json.loads((folder / "sample.json").read_text())
