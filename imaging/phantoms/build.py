@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -161,15 +162,31 @@ def _tags(spec: PhantomSpec, s: SeriesSpec, grid: Grid) -> dict:
 
 
 def build_sample(spec: PhantomSpec, root: Path, log: Callable[[str], None] | None = None) -> list[Path]:
-    """Generate sample ``spec.name`` into ``root / spec.name``; return every file written."""
+    """Generate sample ``spec.name`` into ``root / spec.name``; return every file written.
+
+    The sample is written to a hidden folder beside it and swapped in by two renames, so that a
+    reader (a test run in parallel) never sees a half-written study."""
+    final = Path(root) / spec.name
+    staging = Path(root) / f".{spec.name}.building-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        written = _build_into(spec, staging, log)
+        old = Path(root) / f".{spec.name}.old-{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return [final / p.relative_to(staging) for p in written]
+
+
+def _build_into(spec: PhantomSpec, out: Path, log: Callable[[str], None] | None) -> list[Path]:
     t0 = time.perf_counter()
-    out = Path(root) / spec.name
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.dcm"):
-        old.unlink()
-    for s in spec.series:
-        if s.subdir and (out / s.subdir).exists():
-            shutil.rmtree(out / s.subdir)
     structures = spec.structures()
     grid = spec.grid()
     labels, legend = rasterise(structures, grid)

@@ -35,6 +35,8 @@ def list_samples() -> list[SampleStudy]:
     if not root.is_dir():
         return found
     for meta in sorted(root.glob("*/sample.json")):
+        if meta.parent.name.startswith("."):  # a study being generated (imaging.phantoms builds beside it)
+            continue
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
