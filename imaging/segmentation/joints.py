@@ -21,7 +21,6 @@ Method (classical, SimpleITK + numpy/scipy):
 
 from __future__ import annotations
 
-import os as _os
 from dataclasses import dataclass
 
 import numpy as np
@@ -589,21 +588,14 @@ FAT_EDGE_HU = -45.0  # half way between fluid and fat
 FAT_HU = -100.0
 RECESS_REACH_MM = 30.0  # how far from the joint's bones a recess may reach
 NEIGHBOUR_MAX_HU = 110.0  # densest tissue (cartilage) that borders joint fluid
-NEAR_FAT = False
 POCKET_ML = 0.15
 POCKET_CONTACT_MM = 2.0
 POCKET_CONTACT_VOXELS = 20
 TUBE_SD_MM = 2.5
 SUBCUTIS_MM = 5.0
-OPENING = "cross"
-CORE_SIGMA_MM = 0.0
 CORE_BAND_HU = 15.0
 FLUID_MAX_HU = 8.0  # joint fluid is water-like (0-15 HU); partial volume biases the measured mode upwards
-EDGE_IMAGE = "smoothed"
-LENS_CORE = True
-RING_STEPS = 2
-EDGE_SIGMA_MM = 0.0
-EDGE_BAND = 2
+EDGE_BAND = 3
 NEIGHBOUR_GAP = 2
 
 
@@ -689,14 +681,9 @@ def _half_way_outline(
 ) -> np.ndarray:
     """Place the outline of a fluid region half way between the fluid ``level`` and the level of
     the tissue next to it (the mean of the non-fluid voxels nearby, capped at cartilage density):
-    every voxel within two voxels of the outline is decided again."""
-    import SimpleITK as sitk
+    every voxel within ``EDGE_BAND`` voxels of the outline is decided again."""
     from scipy import ndimage
 
-    if EDGE_SIGMA_MM > 0:
-        im = sitk.GetImageFromArray(np.ascontiguousarray(img, dtype=np.float32))
-        im.SetSpacing(tuple(float(v) for v in sp[::-1]))
-        img = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(im, EDGE_SIGMA_MM))
     size = (3, 5, 5) if sp[0] > 1.5 * sp[2] else (5, 5, 5)
     # The tissue on each side: denser (soft tissue, muscle, cartilage; capped at cartilage so
     # that bone behind cartilage does not pull the outline onto it) and less dense (fat).
@@ -772,26 +759,15 @@ def _add_recesses(
     lens = lens[(lens > FLUID_HU[0]) & (lens < 60)]
     fluid_level = _mode(lens, FLUID_HU[0], 40.0) if lens.size >= 20 else 10.0
     fluid_level = float(np.clip(fluid_level, -5.0, FLUID_MAX_HU))
-    if _os.environ.get("JDEBUG"):
-        print("fluid level", fluid_level, "lens n", lens.size)
-    # Fluid is homogeneous; fat with fibrous strands and muscle are not: the core is decided on
-    # a more smoothed image, within CORE_BAND_HU of the fluid level (films between cartilage
-    # layers, too thin for that smoothing, are decided in the articular gaps themselves).
-    sc = _smooth_array(s0, sp, CORE_SIGMA_MM) if CORE_SIGMA_MM > 0 else s0
-    core = (np.abs(sc - fluid_level) <= CORE_BAND_HU) & f & deep
-    if LENS_CORE:
-        core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= fluid_level - CORE_BAND_HU)
+    # The core: within CORE_BAND_HU of the fluid level (periarticular fat with fibrous strands
+    # lies below, muscle and viscera above); in the articular gaps, where the fluid film lies
+    # between cartilage layers, anything darker than half way to cartilage.
+    core = (np.abs(s0 - fluid_level) <= CORE_BAND_HU) & f & deep
+    core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= fluid_level - CORE_BAND_HU)
     bone_dist = ndimage.distance_transform_edt(~anybone[box], sampling=sp)
     core &= bone_dist <= RECESS_REACH_MM
     # In-plane opening: noise specks of fluid density in soft tissue fall away, 3 mm films stay.
-    if OPENING == "cross":
-        core = ndimage.binary_opening(core, structure=_INPLANE_CROSS)
-    elif OPENING == "pairs":
-        # a voxel stays when it is part of a 2x2 in-plane square of core voxels (kills specks and
-        # one-voxel threads, keeps films two voxels thick)
-        sq = np.zeros((1, 2, 2), dtype=bool)
-        sq[:] = True
-        core = ndimage.binary_opening(core, structure=sq)
+    core = ndimage.binary_opening(core, structure=_INPLANE_CROSS)
     lab, _ = ndimage.label(core)
     seeds = np.unique(lab[g & core])
     # Pockets of fluid lying against the joint's bones (gutters, posterior condylar recesses)
@@ -805,8 +781,9 @@ def _add_recesses(
     if seeds.size == 0:
         return gap
     grown = np.isin(lab, seeds)
-    edge_img = s0 if EDGE_IMAGE == "smoothed" else np.asarray(volume.array[box], dtype=np.float32)
-    grown = _half_way_outline(grown, edge_img, f, fluid_level, sp)
+    # The outline is placed on the unsmoothed image (smoothing would spread cartilage and bone
+    # into a 3 mm film).
+    grown = _half_way_outline(grown, np.asarray(volume.array[box], dtype=np.float32), f, fluid_level, sp)
     out = np.zeros(volume.shape, dtype=bool)
     out[box] = grown
     return out
@@ -823,8 +800,9 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
     the deep part; of its largest piece, the voxel nearest to its depth-weighted centroid. Where
     the site's textbook approach comes from one side (the hip from the front, to the anterior
     recess at the head-neck junction; the shoulder from behind), the quarter of the region facing
-    the approach is used instead: its depth-weighted centroid, snapped to the nearest voxel at
-    least half as deep as the deepest there."""
+    the approach is used instead (the quarter of its voxels lying furthest toward that side): its
+    depth-weighted centroid, snapped to the nearest voxel at least half as deep as the deepest
+    there."""
     from scipy import ndimage
 
     sl = _bbox(target, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
@@ -839,11 +817,11 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
         idx = np.argwhere(t)
         d_zyx = (volume.affine[:3, :3].T @ np.asarray(facing, float))[::-1]
         proj = idx @ d_zyx
-        near = proj >= proj.max() - 0.25 * (proj.max() - proj.min())
+        near = proj >= np.percentile(proj, 100.0 * (1.0 - APPROACH_FRACTION))
         idx = idx[near]
         w = dist[tuple(idx.T)]
         centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
-        idx = idx[w >= 0.5 * w.max()]
+        idx = idx[w >= SNAP_DEPTH * w.max()]
     else:
         deep = dist >= DEEP_FRACTION * dist.max()
         lab, n = ndimage.label(deep, structure=np.ones((3, 3, 3), bool))
@@ -859,6 +837,8 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
 
 
 DEEP_FRACTION = 0.8
+SNAP_DEPTH = 0.3  # the default target lies at least this share of the deepest depth inside
+APPROACH_FRACTION = 0.25  # share of the region's voxels, those nearest the approach side
 # The side each site's textbook approach comes from (LPS unit vector), CLINICAL.md.
 APPROACH_SIDE = {"hip": (0.0, -1.0, 0.0), "shoulder": (0.0, 1.0, 0.0)}
 
