@@ -198,13 +198,37 @@ def template_trajectory(
                 return dataclasses.replace(para, notes=f"midline blocked at {level or 'L4-L5'} (no clear line within 4 deg of the sagittal plane); {para.notes}")
         return traj
     if target is None:
-        tgt, tname = default_target(labelmap, ap.target_hints)
+        tgt, tname = _approach_target(labelmap, ap) or default_target(labelmap, ap.target_hints)
     else:
         tgt, tname = np.asarray(target, float), ""
     if not side:
         side = infer_side(labelmap, tgt)
     direction = approach_direction(ap, side)
     return _fit(labelmap, ap, tgt, tname, direction, needle, plan_margins, options, name or f"{side} {region} {approach}".strip())
+
+
+def _approach_target(labelmap: LabelMap, ap: Approach) -> tuple[np.ndarray, str] | None:
+    """The segmentation's target for this approach by name (landmarks ``extra["approaches"]``,
+    e.g. the femorotibial joint for the anterolateral knee), when it gives one."""
+    lm = labelmap.landmarks
+    if lm is None:
+        return None
+    for a in lm.extra.get("approaches") or []:
+        if isinstance(a, dict) and a.get("target") is not None and str(a.get("name", "")).lower().startswith(ap.name):
+            tgt = np.asarray(a["target"], dtype=float)
+            labs = _target_labels(labelmap, ap.target_hints)
+            if not labs:
+                return None
+            maps = ClearanceMaps.around(labelmap, tgt, 6.0, pad_mm=2.0, structures=[lab.name for lab in labs])
+            if not maps.labels:
+                return None
+            vals = maps.sample(tgt[None])[0]
+            c = int(np.argmin(vals))
+            name = maps.labels[c].name
+            if vals[c] > -0.5:  # on or outside the wall: the deepest point of the structure close by
+                tgt = maps.deepest_near(name, tgt, 4.0)
+            return tgt, name
+    return None
 
 
 def infer_side(labelmap: LabelMap, target: Sequence[float] | None = None) -> str:

@@ -145,7 +145,10 @@ def test_phantom_template_and_auto_plans_pass_check(name, tmp_path, capsys):
     lm = read_labelmap(labels)
     site = PHANTOMS[name]
     common = ["plan", str(folder), "--labels", str(labels), "--site", site, *_side(meta, lm)]
-    for how, extra in (("template", []), ("auto", ["--entry", "auto"])):
+    runs = [("template", []), ("auto", ["--entry", "auto"])]
+    if site == "knee":
+        runs.append(("anterolateral", ["--approach", "anterolateral"]))
+    for how, extra in runs:
         out = tmp_path / f"{how}.plan.json"
         rc, text = _run(capsys, *common, *extra, "--out", str(out))
         assert rc == 0, text
