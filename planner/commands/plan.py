@@ -21,6 +21,7 @@ import numpy as np
 from imaging.labelmap import read_labelmap
 from imaging.volume import Volume
 from planner.errors import PlanError
+from planner.margins import margins_for
 from planner.model import Needle, Plan, Site, Trajectory, now_iso
 
 HELP = "plan a needle trajectory (template, given points or automatic entry search) and save it"
@@ -129,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
         modified=now,
     )
     plan = plan.note(args.author, "created", f"injection-planner plan {route} {plan.site.describe()} on {args.folder}")
+    if route != "intravenous":
+        # the structures of this label map with the margins that apply (editable in the plan)
+        present = {lab.value for lab in labelmap.present()}
+        used = margins_for([lab for lab in labelmap.legend if lab.value in present])
+        plan = dataclasses.replace(plan, margins=tuple(used[n] for n in sorted(used)))
     if route == "intravenous":
         save_plan(args.out, plan)
         print(f"Wrote {args.out}: intravenous plan (checklist only, no trajectory). For planning, review and training; not a medical device.")

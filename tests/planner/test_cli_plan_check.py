@@ -103,3 +103,21 @@ def test_check_refuses_a_damaged_plan(study, tmp_path, capsys):
     p.write_text('{"schema_version": 2, "rou')
     assert _check(study, p) == 3
     assert "damaged" in capsys.readouterr().err
+
+
+def test_plan_records_margins_and_check_reports_needle_conflicts(study, tmp_path, capsys):
+    from planner.io.plan_json import save_plan
+    from planner.model import Needle, Trajectory
+
+    rc, out = _plan(study, tmp_path)
+    assert rc == 0
+    plan = load_plan(out)
+    margins = {m.name: m for m in plan.margins}
+    assert margins["popliteal artery"].margin_mm == 3.0 and margins["popliteal artery"].grows_with_depth
+    assert margins["femur"].must_not_enter and "suprapatellar recess" not in margins
+    (t,) = plan.trajectories
+    twin = Trajectory("second", tuple(np.add(t.entry, (0, 0, 2.0))), tuple(np.add(t.target, (0, 0, 2.0))), Needle("22G", 89, "quincke"))
+    save_plan(out, plan.with_trajectory(twin))
+    capsys.readouterr()
+    assert _check(study, out) == 1
+    assert "come within" in capsys.readouterr().out
