@@ -31,15 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in COMMANDS:
         return cli_main(argv)
     args = _gui_parser().parse_args(argv)
-    from imaging.samples import list_samples, sample_path
+    from imaging.samples import list_samples, sample
 
     try:
         if args.sample:
-            folder = sample_path(args.sample)
+            folder = sample(args.sample).open_path
         elif args.folder is not None:
             folder = args.folder
         else:
-            folder = sample_path("lumbar_ct") if any(s.name == "lumbar_ct" for s in list_samples()) else None
+            folder = sample("lumbar_ct").open_path if any(s.name == "lumbar_ct" for s in list_samples()) else None
         w, h = (int(x) for x in args.size.lower().split("x"))
     except (FileNotFoundError, ValueError) as exc:
         print(f"injection-planner: {exc}", file=sys.stderr)

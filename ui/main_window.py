@@ -256,14 +256,21 @@ class MainWindow(QMainWindow):
     def _build_samples_menu(self) -> None:
         self.samples_menu = self._menu("File/Open sample study")
         for sample in list_samples():
-            text = f"{sample.title} \N{EN DASH} {sample.description}" if sample.description else sample.title
-            act = QAction(text, self)
-            act.setStatusTip(sample.description)
-            act.setToolTip(sample.description)
-            act.setData(str(sample.path))
-            act.setObjectName(f"sample_{sample.name}")
-            act.triggered.connect(lambda _=False, p=sample.path: self.open_folder(p))
-            self.samples_menu.addAction(act)
+            # A study of several series (knee MR: T1 and T2 fat-sat) gets one entry per series:
+            # a folder of several series is not one volume.
+            entries = [(sample.path, sample.name, "")] if not sample.series else [
+                (path, f"{sample.name}_{name}", f" [{name}]") for name, path in zip(sample.series, sample.series_paths, strict=True)
+            ]
+            for path, object_name, suffix in entries:
+                title = sample.title + suffix
+                text = f"{title} \N{EN DASH} {sample.description}" if sample.description else title
+                act = QAction(text, self)
+                act.setStatusTip(sample.description)
+                act.setToolTip(sample.description)
+                act.setData(str(path))
+                act.setObjectName(f"sample_{object_name}")
+                act.triggered.connect(lambda _=False, p=path: self.open_folder(p))
+                self.samples_menu.addAction(act)
         self.samples_menu.setToolTipsVisible(True)
         if not self.samples_menu.actions():
             self.samples_menu.setEnabled(False)

@@ -63,6 +63,8 @@ class PhantomSpec:
     patient_id: str
     module: str
     render_options: dict = field(default_factory=dict)
+    # The series a viewer opens by default when the sample holds several (its sub-folder).
+    open_series: str = ""
 
     @property
     def seed(self) -> str:
@@ -249,6 +251,8 @@ def _build_into(spec: PhantomSpec, out: Path, log: Callable[[str], None] | None)
     }
     if not meta["series"]:
         del meta["series"]
+    elif spec.open_series:
+        meta["open_series"] = spec.open_series
     (out / "sample.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     from imaging.phantoms.readme import readme
 

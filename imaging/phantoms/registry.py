@@ -96,6 +96,7 @@ PHANTOMS["knee_mr"] = PhantomSpec(
     patient_id="PHANTOM-KNEE-MR",
     module="knee",
     render_options={"coil_centre_local": (0.0, 0.0, 10.0), "coil_radius_mm": 120.0},
+    open_series="t2fs",  # fluid bright: the series the knee MR segmentation reads
 )
 
 PHANTOMS["hip_ct"] = PhantomSpec(

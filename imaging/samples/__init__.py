@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SampleStudy", "samples_dir", "list_samples", "sample_path"]
+__all__ = ["SampleStudy", "samples_dir", "list_samples", "sample", "sample_path"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,21 @@ class SampleStudy:
     title: str
     description: str
     path: Path
+    series: tuple[str, ...] = ()
+    open_series: str = ""
+
+    @property
+    def series_paths(self) -> tuple[Path, ...]:
+        """The folder of each series when the study holds several (e.g. T1 and T2 fat-sat)."""
+        return tuple(self.path / s for s in self.series)
+
+    @property
+    def open_path(self) -> Path:
+        """What a viewer loads by default: the study folder, or its default series' folder when
+        the study holds several series (a folder of several series is not one volume)."""
+        if not self.series:
+            return self.path
+        return self.path / (self.open_series if self.open_series in self.series else self.series[0])
 
 
 def samples_dir() -> Path:
@@ -47,9 +62,20 @@ def list_samples() -> list[SampleStudy]:
                 title=str(data.get("title", meta.parent.name)),
                 description=str(data.get("description", "")),
                 path=meta.parent,
+                series=tuple(str(x) for x in data.get("series", ()) if isinstance(x, str)),
+                open_series=str(data.get("open_series", "")),
             )
         )
     return found
+
+
+def sample(name: str) -> SampleStudy:
+    """Sample ``name``; raises ``FileNotFoundError`` naming what is available."""
+    for s in list_samples():
+        if s.name == name:
+            return s
+    names = ", ".join(s.name for s in list_samples()) or "none"
+    raise FileNotFoundError(f"No sample study called {name!r} (available: {names}).")
 
 
 def sample_path(name: str) -> Path:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QKeySequence, QWheelEvent
+from PySide6.QtGui import QAction, QImage, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from imaging.samples import list_samples, sample_path
@@ -467,11 +467,24 @@ def test_shortcuts_dialog_lists_every_action_key(main_window, qtbot):
 
 def test_samples_menu_lists_every_sample_with_its_description(main_window):
     actions = main_window.samples_menu.actions()
-    samples = list_samples()
-    assert len(actions) == len(samples) >= 1
-    for act, s in zip(actions, samples, strict=True):
+    expected = [(s, p) for s in list_samples() for p in (s.series_paths or (s.path,))]
+    assert len(actions) == len(expected) >= 1
+    for act, (s, path) in zip(actions, expected, strict=True):
         assert s.title in act.text() and s.description in act.text()
-        assert act.data() == str(s.path)
+        assert act.data() == str(path)
+
+
+def test_a_sample_of_several_series_opens_each_series_from_the_menu(qtbot, main_window):
+    mr = next((s for s in list_samples() if len(s.series) > 1), None)
+    assert mr is not None, "the knee MR sample (T1 and T2 fat-sat) is missing: run make samples"
+    act = main_window.findChild(QAction, f"sample_{mr.name}_{mr.series[-1]}")
+    assert act is not None
+    act.trigger()
+    qtbot.waitUntil(lambda: main_window.task is not None and main_window.task.finished, timeout=60000)
+    assert main_window.last_error is None, main_window.last_error
+    vol = main_window.state.volume
+    assert vol.modality == "MR"
+    assert mr.series[-1].upper().replace("FS", "") in vol.info.series_description.upper()
 
 
 def test_settings_remember_layout_presets_and_geometry(qtbot, isolated_settings):
