@@ -137,10 +137,10 @@ def segment_knee_mr(
     )
 
 
-MARROW = (0.76, 1.1)  # bone marrow on a fat-suppressed image, as multiples of the body's median
+MARROW = (0.72, 1.0)  # bone marrow on a fat-suppressed image, as multiples of the body's median
 FLUID = 4.0  # joint fluid above this multiple of the body's median (cartilage ~3, muscle ~1.4)
 OPEN_MM = 1.5
-CORE_MM = 6.0  # bones are split from cores deeper than this
+CORE_MM = 8.0  # bones are split from cores deeper than this
 
 
 def _bones_mr(

@@ -26,16 +26,17 @@ from tests.imaging.segmentation_samples import load_phantom
 PHANTOMS = {"knee_ct": "knee", "hip_ct": "hip", "shoulder_ct": "shoulder", "knee_mr": "knee"}
 
 # Dice measured on the phantoms (benchmarks/segmentation.py) minus ~0.02 (bones, target) or
-# ~0.03 (skin). The MR bones are weak (marrow and fat look alike on fat-suppressed MR) and the
-# fibula is not found there: those figures are what the method reaches today, not the goal.
+# ~0.03 (skin). The MR bones are weak (marrow and fat look alike on fat-suppressed MR; the
+# fibula's fatty marrow is mostly missed): those figures are what the method reaches today, not
+# the goal.
 MIN_DICE: dict[str, dict[str, float]] = {
     "knee_ct": {"femur": 0.96, "tibia": 0.96, "fibula": 0.96, "patella": 0.95, "target": 0.89, "skin": 0.80},
     "hip_ct": {"femur": 0.96, "pelvis": 0.95, "target": 0.89, "skin": 0.81},
     "shoulder_ct": {"humerus": 0.96, "scapula": 0.93, "clavicle": 0.93, "target": 0.89, "skin": 0.73},
-    "knee_mr": {"femur": 0.75, "tibia": 0.68, "patella": 0.50, "target": 0.93, "skin": 0.67},
+    "knee_mr": {"femur": 0.76, "tibia": 0.84, "fibula": 0.14, "patella": 0.56, "target": 0.92, "skin": 0.67},
 }
 MAX_CENTRE_ERROR_MM = {"knee_ct": 2.0, "hip_ct": 3.0, "shoulder_ct": 2.0, "knee_mr": 2.0}
-SIDE_READ = ("knee_ct", "hip_ct", "shoulder_ct")  # the MR's side is not read yet (no fibula)
+SIDE_READ = ("knee_ct", "hip_ct", "shoulder_ct", "knee_mr")
 
 _RESULTS: dict[str, tuple[Volume, LabelMap, LabelMap]] = {}
 
