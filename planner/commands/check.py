@@ -41,7 +41,8 @@ def format_report(rep, maps_note: str = "") -> str:
         f"CT gantry: {rep.angles.in_plane_deg:.0f} deg in plane, {rep.angles.out_of_plane_deg:.0f} deg out of plane",
         f"  {'structure':<28} {'kind':<10} {'clearance':>9} {'at depth':>9} {'margin':>7}  {'verdict':<9} why",
     ]
-    for s in sorted(rep.structures, key=lambda s: (-["ok", "warning", "violation"].index(s.verdict), s.clearance_mm - s.margin_mm)):
+    far = [s for s in rep.structures if s.at_least and s.verdict == "ok"]
+    for s in sorted((s for s in rep.structures if s not in far), key=lambda s: (-["ok", "warning", "violation"].index(s.verdict), s.clearance_mm - s.margin_mm)):
         extra = ""
         if abs(s.decisive_depth_mm - s.depth_mm) > 1.0 and s.verdict != "ok":
             extra = f"; decided at {s.decisive_depth_mm:.1f} mm: {s.decisive_clearance_mm:.1f} mm vs {s.decisive_margin_mm:.1f} mm"
@@ -50,6 +51,8 @@ def format_report(rep, maps_note: str = "") -> str:
         lines.append(
             f"  {s.name[:28]:<28} {s.kind:<10} {clear:>9} {depth:>9} {s.margin_mm:>5.1f}mm  {s.verdict.upper():<9} {s.margin_note}{extra}"
         )
+    if far:
+        lines.append(f"  more than {far[0].clearance_mm:.0f} mm from the needle's surface all along (OK): " + ", ".join(s.name for s in far))
     bones = [c for c in rep.crossings if c.kind in ("bone", "disc")]
     if bones:
         for c in bones:
