@@ -144,3 +144,12 @@ def test_paths_through_air_between_body_parts_are_rejected():
     assert (other_leg & considered).any()
     assert not res.feasible[other_leg].any()
     assert res.rejected["path leaves the body"] > 0
+
+
+def test_search_reports_progress_and_can_be_cancelled(scene):
+    lm, _maps = scene
+    seen = []
+    search_entries(lm, (0, 0, 0), SearchConstraints(needle=NEEDLE, n_best=1), progress=lambda f, text: seen.append(f))
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(PlanError, match="cancelled"):
+        search_entries(lm, (0, 0, 0), SearchConstraints(needle=NEEDLE), cancel=lambda: True)

@@ -276,3 +276,14 @@ def test_dragged_trajectory_reuses_the_maps():
     for x in np.linspace(-3, 3, 5):
         ev.evaluate(Trajectory("t", (x, -12, 1.0), (0, 0, 0), Needle("22G", 89, "quincke")))
     assert ev.maps is maps
+
+
+def test_far_structures_are_reported_as_lower_bounds():
+    vol = grid((60, 60, 120), (1.0, 1.0, 1.0))
+    lm = labelmap(vol, [("near vein", "vein", Sphere((0, 8, 0), 2.0)), ("far artery", "artery", Sphere((40, 0, 0), 3.0))])
+    rep = SafetyEvaluator(lm).evaluate(Trajectory("t", (-20, -10, 0), (0, 0, 0), Needle("22G", 89, "whitacre")))
+    far = rep.structure("far artery")
+    assert far.at_least and far.verdict == "ok" and far.clearance_mm <= 40 - 3 - R22
+    near = rep.structure("near vein")
+    assert not near.at_least
+    assert near.clearance_mm == pytest.approx(8.0 - 2.0 - R22, abs=0.5)
