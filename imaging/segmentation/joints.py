@@ -493,8 +493,17 @@ def _name_knee(parts: list[_Part]) -> tuple[list[str | None], str]:
     for i, p in enumerate(parts):
         if names[i] is not None or p.ml < 0.5:
             continue
-        if p.centroid[2] < joint_z and p.centroid[1] > tibia.centroid[1] - 15:
-            # below the joint line, beside/behind the tibia: fibula
+        lateral_offset = abs(p.centroid[0] - tibia.centroid[0])
+        if (
+            p.centroid[2] < joint_z
+            and p.centroid[1] > tibia.centroid[1] - 15
+            and 15.0 <= lateral_offset <= 60.0
+            and abs(p.axis[2]) >= 0.7
+            and p.length_mm >= 30.0
+            and p.radius_mm <= 14.0
+        ):
+            # below the joint line, beside and behind the tibia, a thin bone running down the
+            # leg: the fibula (lateral, so it tells the side)
             fib_candidates.append(i)
         elif p.centroid[1] < femur.centroid[1] and p.centroid[2] > tibia.hi[2] - 10:
             pat_candidates.append(i)

@@ -57,7 +57,16 @@ def body_mask_mr(volume: Volume, sm: np.ndarray | None = None) -> np.ndarray:
     body = ndimage.binary_dilation(body, iterations=1) & tissue | body
     for axis in range(3):
         body = fill_holes_slices(body, axis=axis)
-    return ndimage.binary_fill_holes(body)
+    body = ndimage.binary_fill_holes(body)
+    # The skin surface half way between air and the skin itself (a threshold near the noise
+    # floor puts the outline a blur width outside); only the outermost layer is decided again,
+    # so dark subcutaneous fat on fat-suppressed images stays in.
+    outer = skin_layer(body, volume, thickness_mm=1.0)
+    level = float(np.median(arr[skin_layer(body, volume, thickness_mm=2.5) & ~outer])) if outer.any() else threshold
+    edge = 0.5 * (background + level)
+    if edge > threshold:
+        body &= ~(outer & (arr < edge))
+    return body
 
 
 def mr_weighting(volume: Volume, body: np.ndarray | None = None) -> str:
