@@ -134,6 +134,8 @@ def segment_knee_mr(
     report(progress, 0.5, "Bones")
     bones = _bones_mr(volume, norm, body, fluid, cancel)
     named, side = J._name_bones(volume, bones, "knee")
+    # On MR, unnamed marrow-like pieces are as likely fat as bone: not labelled as bone.
+    named.pop("other bone", None)
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
