@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from imaging.errors import ImagingError
@@ -31,8 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options that take an LPS point "X,Y,Z"; a point starting with a minus sign would otherwise be
+# read by argparse as an option ("--entry -20,5,3").
+POINT_OPTIONS = ("--entry", "--target", "--vessel-seed")
+_POINT = re.compile(r"^-\d*\.?\d+(e[-+]?\d+)?\s*,")
+
+
+def join_point_values(argv: list[str]) -> list[str]:
+    """``["--entry", "-20,5,3"]`` -> ``["--entry=-20,5,3"]`` for the point options."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in POINT_OPTIONS and i + 1 < len(argv) and _POINT.match(argv[i + 1]):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; typed errors print a clear message and exit non-zero."""
+    argv = join_point_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
