@@ -136,6 +136,7 @@ def segment_knee_mr(
     named, side = J._name_bones(volume, bones, "knee")
     # On MR, unnamed marrow-like pieces are as likely fat as bone: not labelled as bone.
     named.pop("other bone", None)
+    named = _grow_back(named, norm, body, fluid)
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -198,6 +199,34 @@ def _bones_mr(
             full[sl] = J._fill_holes_2d(piece)
             out.append((full, int(i)))
     out.sort(key=lambda m: -int(m[0].sum()))
+    return out
+
+
+GROW_STEPS = 3
+CORTEX = 0.45  # cortex below this multiple of the body's median
+
+
+def _grow_back(named: dict[str, np.ndarray], norm: np.ndarray, body: np.ndarray, fluid: np.ndarray) -> dict[str, np.ndarray]:
+    """Give the bones back the rim that smoothing and opening took: grow each bone, a voxel at
+    a time (``GROW_STEPS``), into darker-than-muscle voxels (marrow, cortex) that are not fluid
+    and not another bone."""
+    from scipy import ndimage
+
+    # grow through marrow, not through the dark cortex (the wall between marrow and fat) ...
+    cortex = norm < CORTEX
+    allowed = (norm < MARROW[1]) & ~cortex & body & ~ndimage.binary_dilation(fluid)
+    taken = np.zeros(norm.shape, dtype=bool)
+    for m in named.values():
+        taken |= m
+    out = {}
+    for name, m in named.items():
+        grown = m.copy()
+        free = allowed & ~(taken & ~m)
+        for _ in range(GROW_STEPS):
+            grown = ndimage.binary_dilation(grown) & (free | grown)
+        # ... then take the cortex around it
+        grown |= ndimage.binary_dilation(grown, iterations=2) & cortex & body & ~(taken & ~m)
+        out[name] = grown
     return out
 
 
