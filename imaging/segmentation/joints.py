@@ -1,22 +1,35 @@
 """Joints on CT (knee, shoulder, hip): the bones separated and named, the joint space, the body.
 
-Method (classical, SimpleITK + numpy/scipy):
+Method (classical: SimpleITK, numpy, scipy, scikit-image), on a working grid of about 0.8 mm
+(finer studies are block-averaged; bone outlines and the target are carried back to the study's
+grid at the end):
 
-1. **Body**: air/body threshold (-500 HU) on a ~2 mm grid, the largest component with holes
-   filled, refined to the full-resolution edge; **skin** is its outer 2 mm layer (shifted ANDs).
-2. **Bones**: a bone threshold on the lightly smoothed image, connected components; a component
-   that holds two bones (touching through partial volume) is split by a watershed from cores
-   (erosion at increasing depth until it falls apart); holes are filled per bone, slice by slice in
-   each direction, one bone at a time (so a femoral head never welds to its acetabulum).
-3. **Names** from anatomy in patient axes (LPS): e.g. at the knee the femur is the large bone
-   above, the tibia the large bone below, the fibula the small long bone beside the tibia (its
-   side gives the knee's side: the fibula is lateral), the patella the compact bone in front of the
-   femur.
-4. **Target** (joint space / capsule space): a capsule model between the articular surfaces of
-   each pair of articulating bones (the non-bone voxels within a few millimetres of both bones),
-   grown into the recesses where fluid density is connected to it; its centre (the point deepest
-   inside the region near its centroid) is the default target.
-5. The rest of the body is "soft tissue" (kind ``other``, never an obstacle).
+1. **Body and skin** from :mod:`imaging.segmentation.body` (skin = outer 2 mm of the body).
+2. **Bones**: above 180 HU on the lightly smoothed image, connected components that reach
+   cortical density (contrast-filled vessels do not). Two bones touching across a thin joint are
+   split by a watershed on the inverted image from their cortical shells (> 500 HU), whose
+   dividing line runs along the dark joint gap. Holes are filled per bone, slice by slice in each
+   direction, one bone at a time, and each outline is moved to the local half-maximum between
+   cortex and the tissue outside. Fluid that hole filling walled into a bone (the acetabular
+   fossa in a sagittal slice of the pelvis) is given back when it joins the articular gap.
+3. **Names** from anatomy in patient axes (LPS): at the knee the femur is the large bone above,
+   the tibia the large bone below, the fibula the thin vertical bone beside and behind the tibia
+   (lateral, so it gives the side), the patella the bone in front of the femur; at the shoulder
+   the humerus is the thickest bone (its head), the clavicle the long horizontal bone above it,
+   the scapula the largest of the rest, ribs the thin long bones medial to it; at the hip the
+   femur is the lowest large bone and the pelvis the largest of the rest. The side is where the
+   lateral bone lies (LPS +x is the patient's left).
+4. **Target** (joint space; "capsule space" at the hip): a capsule model, i.e. for each pair of
+   articulating bones the voxels whose distances to the two bones add up to at most the widest
+   articular gap; the joint fluid connected to it (within 15 HU of a water-like level, opened
+   in-plane against noise specks), plus fluid pockets lying against the joint's bones (gutters,
+   posterior recesses; thin tubes such as nerves rejected); its outline placed half way between
+   the fluid and the tissue on each side, on the unsmoothed image. Where no fluid is visible the
+   capsule model alone is the target.
+5. **Default target**: :func:`target_centre`, the centre of the deepest pocket of the joint
+   space (at the knee the suprapatellar recess), or, where the textbook approach comes from one
+   side (hip: anterior; shoulder: posterior), of the quarter of the region facing it.
+6. The rest of the body is "soft tissue" (kind ``other``, never an obstacle).
 """
 
 from __future__ import annotations
