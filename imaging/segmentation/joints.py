@@ -43,7 +43,7 @@ from imaging.labelmap import Label, LabelMap, Landmarks, Legend
 from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.segmentation import SegmentationError
 from imaging.segmentation.body import body_mask, skin_layer
-from imaging.segmentation.common import CoarseGrid, shell
+from imaging.segmentation.common import CoarseGrid, is_ct, shell
 from imaging.volume import Volume
 
 __all__ = ["JOINT_SITES", "JointSegmentationError", "segment_joint", "bones_of", "target_centre"]
@@ -128,7 +128,7 @@ def segment_joint(
 
     MR (knee only: fat-suppressed T2) goes to :mod:`imaging.segmentation.knee_mr`."""
     site = _check_site(site)
-    if volume.modality.upper() == "MR":
+    if not is_ct(volume):
         if site != "knee":
             raise JointSegmentationError(
                 f"Joint segmentation on MR is available for the knee only; open a CT of the {site}."
