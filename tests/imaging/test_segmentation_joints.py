@@ -171,3 +171,16 @@ def test_cancel_stops_the_segmentation():
     with pytest.raises(CancelledError):
         segment_joint(vol, "knee", progress=lambda f, m: seen.append(f), cancel=cancel)
     assert seen and all(0.0 <= f <= 1.0 for f in seen)
+
+
+def test_array_order_does_not_change_the_anatomy():
+    """The same knee stored with its columns and slices reversed (every voxel at the same LPS
+    position) is read as the same right knee with the same target."""
+    vol, truth = load_phantom("knee_ct")
+    _, _, ref = _segmented("knee_ct")
+    flipped = vol.flip(0).flip(2)
+    result = segment_joint(flipped, "knee")
+    assert result.landmarks.extra["side"] == ref.landmarks.extra["side"] == "right"
+    np.testing.assert_allclose(result.landmarks.target["lps"], ref.landmarks.target["lps"], atol=1.0)
+    back = result.volume.flip(2).flip(0)
+    assert _dice(back.array == result.legend.by_name("femur").value, ref.mask("femur")) > 0.99
