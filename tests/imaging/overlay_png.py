@@ -41,7 +41,6 @@ def save_overlay(
     """Write ``OUT/name.png``: the slices through ``point_lps`` side by side, our labels in their
     legend colours (soft tissue left clear), the ground-truth target outlined in white and the
     point as a red cross. Returns the path."""
-    from PIL import Image
     from scipy import ndimage
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -80,17 +79,34 @@ def save_overlay(
             for rr, cc in ((r + d, c), (r, c + d)):
                 if 0 <= rr < rgb.shape[0] and 0 <= cc < rgb.shape[1]:
                     rgb[rr, cc] = (255, 40, 40)
-        pic = Image.fromarray(rgb.astype(np.uint8))
         ar, ac = _aspect(volume, plane)
-        scale = 1.0 / mm_per_pixel
-        size = (max(1, int(round(pic.width * ac * scale))), max(1, int(round(pic.height * ar * scale))))
-        tiles.append(pic.resize(size, Image.NEAREST))
-    h = max(t.height for t in tiles)
-    sheet = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), h))
+        h = max(1, int(round(rgb.shape[0] * ar / mm_per_pixel)))
+        w = max(1, int(round(rgb.shape[1] * ac / mm_per_pixel)))
+        rows = np.minimum((np.arange(h) * rgb.shape[0] / h).astype(int), rgb.shape[0] - 1)
+        cols = np.minimum((np.arange(w) * rgb.shape[1] / w).astype(int), rgb.shape[1] - 1)
+        tiles.append(rgb.astype(np.uint8)[rows][:, cols])
+    height = max(t.shape[0] for t in tiles)
+    sheet = np.zeros((height, sum(t.shape[1] for t in tiles) + 4 * (len(tiles) - 1), 3), np.uint8)
     x = 0
     for t in tiles:
-        sheet.paste(t, (x, 0))
-        x += t.width + 4
+        sheet[: t.shape[0], x : x + t.shape[1]] = t
+        x += t.shape[1] + 4
     path = OUT / f"{name}.png"
-    sheet.save(path)
+    write_png(path, sheet)
     return path
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """A minimal RGB PNG writer (zlib only; no imaging library needed)."""
+    import struct
+    import zlib
+
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[r].tobytes() for r in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    path.write_bytes(png)
