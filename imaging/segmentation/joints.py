@@ -128,6 +128,7 @@ def segment_joint(
 
     MR (knee only: fat-suppressed T2) goes to :mod:`imaging.segmentation.knee_mr`."""
     site = _check_site(site)
+    _check_resolution(volume, site)
     if not is_ct(volume):
         if site != "knee":
             raise JointSegmentationError(
@@ -137,6 +138,22 @@ def segment_joint(
 
         return segment_knee_mr(volume, progress=progress, cancel=cancel)
     return _segment_ct(volume, site, progress, cancel)
+
+
+# A joint space is a few millimetres wide: coarser voxels blur the bones into one another.
+MAX_INPLANE_MM = 1.5
+MAX_SLICE_MM = 3.0
+
+
+def _check_resolution(volume: Volume, site: str) -> None:
+    sp = np.sort(np.asarray(volume.spacing, dtype=float))
+    if sp[1] > MAX_INPLANE_MM or sp[2] > MAX_SLICE_MM:
+        dims = " x ".join(f"{v:.2g}" for v in volume.spacing)
+        raise JointSegmentationError(
+            f"This study's voxels are {dims} mm: too coarse to see the {site} joint space, which is only a few "
+            f"millimetres wide. Joint segmentation needs in-plane voxels of {MAX_INPLANE_MM:g} mm or less and slices "
+            f"of {MAX_SLICE_MM:g} mm or less; open a thin-slice reconstruction of the {site}, or draw the target."
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -184,3 +184,14 @@ def test_array_order_does_not_change_the_anatomy():
     np.testing.assert_allclose(result.landmarks.target["lps"], ref.landmarks.target["lps"], atol=1.0)
     back = result.volume.flip(2).flip(0)
     assert _dice(back.array == result.legend.by_name("femur").value, ref.mask("femur")) > 0.99
+
+
+def test_coarse_study_is_refused_with_advice():
+    """The real lumbar CT (3 mm voxels, both hips) is too coarse to see a hip joint space: a clear
+    refusal, not a wrong target."""
+    from imaging.dicom import load_folder
+    from imaging.samples import sample_path
+
+    vol = load_folder(sample_path("lumbar_ct"))
+    with pytest.raises(JointSegmentationError, match="too coarse"):
+        segment_joint(vol, "hip")
