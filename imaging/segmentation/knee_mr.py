@@ -141,8 +141,9 @@ def segment_knee_mr(
     named, side = J._name_bones(volume, bones, "knee")
     # On MR, unnamed marrow-like pieces are as likely fat as bone: not labelled as bone.
     named.pop("other bone", None)
-    named = _grow_back(named, norm, body, fluid)
-    named = _add_shafts(volume, named, norm, body)
+    deep = body & ~skin_layer(body, volume, thickness_mm=SUBCUT_MM)
+    named = _grow_back(named, norm, deep, fluid)
+    named = _add_shafts(volume, named, norm, deep)
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -209,6 +210,7 @@ def _bones_mr(
 
 
 GROW_STEPS = 3
+SUBCUT_MM = 8.0  # bones do not grow into the skin and subcutaneous fat
 CORTEX = 0.45  # cortex below this multiple of the body's median
 
 
