@@ -18,7 +18,7 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    back three voxels through marrow-level signal, the shafts' darker fatty marrow added where
    the cortex rings enclose it in axial planes, and their cortex. Unnamed pieces are not bone
    (marrow and fat look alike here). This is the weak part: Dice 0.84-0.95 on the phantom,
-   the fibula (fatty marrow, thin) about 0.4;
+   the fibula (fatty marrow, thin) about 0.5;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
