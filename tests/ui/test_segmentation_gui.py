@@ -24,14 +24,18 @@ def wait_task(qtbot, window, timeout_ms=120000):
     assert window.last_error is None, window.last_error
 
 
-def core_voxel(labels: np.ndarray, value: int) -> np.ndarray:
+def core_voxel(labels: np.ndarray, value: int, away_from_k: float | None = None, min_slices: int = 0) -> np.ndarray:
     """(i, j, k) of a voxel of ``value`` whose 5x5 in-plane (axial) neighbourhood is all
-    ``value``: its pixel is the label's colour whatever the interpolation."""
+    ``value``: its pixel is the label's colour whatever the interpolation. With ``away_from_k``,
+    only slices more than ``min_slices`` from that slice (where no landmark name is written)."""
     m = labels == value
     core = m.copy()
     for dj in range(-2, 3):
         for di in range(-2, 3):
             core &= np.roll(np.roll(m, dj, axis=1), di, axis=2)
+    if away_from_k is not None:
+        far = np.abs(np.arange(labels.shape[0]) - away_from_k) > min_slices
+        core &= far[:, None, None]
     k, j, i = np.nonzero(core)
     assert k.size, "no core voxel"
     n = k.size // 2
@@ -94,14 +98,14 @@ def test_knee_target_drawn_in_its_colour_hidden_and_faded(main_window, qtbot, sc
     after_3d = window.scene.capture()
     assert np.abs(after_3d.astype(int) - before_3d).mean() > 3
     # go to a voxel well inside the target (joint space), axial view
-    ijk = core_voxel(lm.volume.array, target.value)
+    # a slice the target's name and cross are not drawn on (they show within 10 mm of it)
+    target_k = vol.lps_to_index(np.asarray(lm.landmarks.target["lps"], float))[2]
+    ijk = core_voxel(lm.volume.array, target.value, target_k, int(np.ceil(12.0 / vol.spacing[2])))
     p = vol.index_to_lps(ijk.astype(float))
     view = window.axial
-    window.state.set_cursor(p + np.array([9.0, 9.0, 0.0]))  # the target's axial slice
+    window.state.set_cursor(p + np.array([9.0, 9.0, 0.0]))  # that axial slice
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(*map(round, view.lps_to_display(p))))
     np.testing.assert_allclose(window.state.cursor, p, atol=1e-6)
-    save_png(window, screenshot_dir / "knee_joint_space_target.png")
-    window.export_png("sagittal", screenshot_dir / "knee_sagittal_target.png")
     # opacity to 100 % with the keyboard on the slider: the pixel is the target colour
     qtbot.keyClick(panel.opacity, Qt.Key.Key_End)
     assert window.state.label_opacity == 1.0
@@ -124,8 +128,15 @@ def test_knee_target_drawn_in_its_colour_hidden_and_faded(main_window, qtbot, sc
     px = pixel(view, probe)
     assert np.ptp(px) < 4 and abs(px.mean() - grey) < 12
     # the target cross and its name are drawn on the target's slice
+    probe_cursor = window.state.cursor.copy()
+    window.state.set_cursor(np.asarray(lm.landmarks.target["lps"], float))
+    qtbot.keyClick(panel.opacity, Qt.Key.Key_End)
     texts = [a.GetInput() for a, _p, _r in view._landmark_texts if a.GetVisibility()]
     assert any(t.startswith("target:") for t in texts)
+    panel.opacity.setValue(60)  # half-transparent for the picture
+    save_png(window, screenshot_dir / "knee_joint_space_target.png")
+    window.export_png("sagittal", screenshot_dir / "knee_sagittal_target.png")
+    window.state.set_cursor(probe_cursor)
     # L hides every label and the names
     qtbot.keyClick(panel.opacity, Qt.Key.Key_End)
     qtbot.keyClick(window, Qt.Key.Key_L)
@@ -224,3 +235,21 @@ def test_label_map_files_grid_check_and_sample_protection(main_window, qtbot, tm
     assert "never" in window.last_error and gt.stat().st_mtime_ns == stamp
     assert window.save_labelmap(sample_path("lumbar_ct") / "new_labels.nrrd") is None
     assert not (sample_path("lumbar_ct") / "new_labels.nrrd").exists()
+
+
+def test_toggling_labels_with_the_3d_planes_shown_logs_no_vtk_error(main_window, qtbot, capfd):
+    """The 3D planes draw the slice images; they must switch pipelines with the slice views
+    (a blend of RGB labels into the single-channel grey image is refused by VTK)."""
+    window = main_window
+    load_and_wait(qtbot, window, sample_path("knee_ct"))
+    window.state.set_show_planes_3d(True)
+    window.load_labelmap(sample_path("knee_ct") / "labels.nrrd")
+    wait_task(qtbot, window)
+    capfd.readouterr()
+    for _ in range(2):
+        qtbot.keyClick(window, Qt.Key.Key_L)
+        for view in window.views():
+            view.render()
+    err = capfd.readouterr().err
+    assert "ERR|" not in err and "vtkImageBlend" not in err, err[-2000:]
+    assert window.state.show_labels

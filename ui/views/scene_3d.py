@@ -85,7 +85,12 @@ class Scene3D(VtkWidget):
             actor.GetMapper().SetInputConnection(view.output_port())
             actor.InterpolateOff()
             self._plane_actors.append(actor)
+            view.output_listeners.append(self._on_slice_output)
         self._on_cursor()
+
+    def _on_slice_output(self, view: SliceView) -> None:
+        actor = self._plane_actors[self._slices.index(view)]
+        actor.GetMapper().SetInputConnection(view.output_port())
 
     def _on_cursor(self) -> None:
         if self.state.volume is None:

@@ -14,7 +14,12 @@ from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkImagingColor import vtkImageMapToWindowLevelColors
-from vtkmodules.vtkImagingCore import vtkImageBlend, vtkImageMapToColors, vtkImageReslice
+from vtkmodules.vtkImagingCore import (
+    vtkImageBlend,
+    vtkImageExtractComponents,
+    vtkImageMapToColors,
+    vtkImageReslice,
+)
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkActor2D,
@@ -151,11 +156,17 @@ class SliceView(VtkWidget):
         self._label_colours.SetInputConnection(self._label_reslice.GetOutputPort())
         # blended into the grey image on the CPU: one opaque texture (a translucent overlay
         # actor would cost a whole extra render pass in software rendering)
+        # vtkImageMapToWindowLevelColors ignores an RGB output format without a lookup table:
+        # the grey image is widened to three equal channels here, or the blend refuses it.
+        self._grey_rgb = vtkImageExtractComponents()
+        self._grey_rgb.SetInputConnection(self._wl.GetOutputPort())
+        self._grey_rgb.SetComponents(0, 0, 0)
         self._blend = vtkImageBlend()
-        self._blend.AddInputConnection(self._wl.GetOutputPort())
+        self._blend.AddInputConnection(self._grey_rgb.GetOutputPort())
         self._blend.AddInputConnection(self._label_colours.GetOutputPort())
         self._blend.SetOpacity(1, 1.0)  # the overlay's own alpha (the opacity) decides
         self._labels_drawn = False
+        self.output_listeners: list = []  # called with this view when output_port() changes
         self._landmark_texts: list[tuple[vtkTextActor, np.ndarray, float]] = []
         self._target_actor, self._target_poly = _lines_actor((0.25, 1.0, 0.4), 2.0)
         self._target_lps: np.ndarray | None = None
@@ -456,11 +467,13 @@ class SliceView(VtkWidget):
             return
         self._labels_drawn = on
         if on:
-            self._wl.SetOutputFormatToRGB()
             self._actor.GetMapper().SetInputConnection(self._blend.GetOutputPort())
         else:
-            self._wl.SetOutputFormatToLuminance()
             self._actor.GetMapper().SetInputConnection(self._wl.GetOutputPort())
+        # whoever draws this image elsewhere (the 3D planes) must switch with it, or it pulls
+        # the blend while the grey image is single-channel (vtkImageBlend refuses and logs)
+        for listener in self.output_listeners:
+            listener(self)
 
     def _on_label_display(self) -> None:
         lm = self.state.labelmap
