@@ -15,10 +15,18 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    patella (the capsule model of the CT method);
 5. **bones**: marrow-level signal (smoothed 1.5 mm against noise) away from the subcutaneous
    layer and the fluid, opened, split from deep cores, named from anatomy as on CT, then grown
-   back three voxels through marrow-level signal, the shafts' darker fatty marrow added where
-   the cortex rings enclose it in axial planes, and their cortex. Unnamed pieces are not bone
-   (marrow and fat look alike here). This is the weak part: Dice 0.84-0.95 on the phantom,
-   the fibula (fatty marrow, thin) about 0.5;
+   back three steps through marrow-level signal (a step reaches neighbours within 1 mm: on
+   thick slices only in-plane, so that partial volume does not carry a bone into the next
+   slice's fat; the thin fibula also across slices), the shafts' darker fatty marrow added
+   where the cortex rings enclose it in axial planes, and their cortex. Unnamed pieces are not
+   bone (marrow and fat look alike here). Then **slice continuity**: from the slice through
+   the bone's deepest point outwards, a piece of a slice stays only where most of it lies
+   within the bone of the previous slice (fat pockets beside the bone that joined it through
+   another slice are dropped). Last the **edge**: a voxel next to a bone joins it when darker
+   than half way between the cortex's signal void and the brightest tissue just outside
+   (the blurred edge of a black cortex against bright cartilage is brighter than against fat).
+   Dice on the phantom: femur 0.955, tibia 0.959, patella 0.912, fibula (thin, fatty marrow)
+   0.71;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
@@ -142,8 +150,10 @@ def segment_knee_mr(
     # On MR, unnamed marrow-like pieces are as likely fat as bone: not labelled as bone.
     named.pop("other bone", None)
     deep = body & ~skin_layer(body, volume, thickness_mm=SUBCUT_MM)
-    named = _grow_back(named, norm, deep, fluid)
+    named = _grow_back(named, norm, deep, fluid, volume.spacing[::-1])
     named = _add_shafts(volume, named, norm, deep)
+    named = {name: _slice_continuity(m, volume, MIN_OVERLAP) for name, m in named.items()}
+    named = _rim(named, norm, deep, volume.spacing[::-1])
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -211,10 +221,14 @@ def _bones_mr(
 
 GROW_STEPS = 3
 SUBCUT_MM = 8.0  # bones do not grow into the skin and subcutaneous fat
+THIN_BONE_ML = 10.0  # smaller bones (fibula) also grow across thick slices: they span only a few
+STEP_MM = 1.0  # one growing step: neighbours within this distance
 CORTEX = 0.45  # cortex below this multiple of the body's median
 
 
-def _grow_back(named: dict[str, np.ndarray], norm: np.ndarray, body: np.ndarray, fluid: np.ndarray) -> dict[str, np.ndarray]:
+def _grow_back(
+    named: dict[str, np.ndarray], norm: np.ndarray, body: np.ndarray, fluid: np.ndarray, sp: np.ndarray
+) -> dict[str, np.ndarray]:
     """Give the bones back the rim that smoothing and opening took: grow each bone, a voxel at
     a time (``GROW_STEPS``), into darker-than-muscle voxels (marrow, cortex) that are not fluid
     and not another bone."""
@@ -226,14 +240,17 @@ def _grow_back(named: dict[str, np.ndarray], norm: np.ndarray, body: np.ndarray,
     taken = np.zeros(norm.shape, dtype=bool)
     for m in named.values():
         taken |= m
+    # one step reaches the neighbours within STEP_MM: on thick slices only in-plane, so that
+    # the bones do not grow through partial volume into the next slice's fat
     out = {}
     for name, m in named.items():
+        step = ball(STEP_MM if m.sum() * float(np.prod(sp)) > THIN_BONE_ML * 1000 else max(sp) * 1.01, sp)
         grown = m.copy()
         free = allowed & ~(taken & ~m)
         for _ in range(GROW_STEPS):
-            grown = ndimage.binary_dilation(grown) & (free | grown)
+            grown = ndimage.binary_dilation(grown, structure=step) & (free | grown)
         # ... then take the cortex around it
-        grown |= ndimage.binary_dilation(grown, iterations=2) & cortex & body & ~(taken & ~m)
+        grown |= ndimage.binary_dilation(grown, structure=step, iterations=2) & cortex & body & ~(taken & ~m)
         out[name] = grown
     return out
 
@@ -265,6 +282,68 @@ def _add_shafts(volume: Volume, named: dict[str, np.ndarray], norm: np.ndarray, 
         out[name] = out[name] & ~taken
         taken |= out[name]
     return out
+
+
+CORTEX_LEVEL = 0.2  # the cortex's signal void, as a multiple of the body's median
+RIM_MM = 2.0  # the tissue next to a bone: the brightest within this distance
+
+
+def _rim(named: dict[str, np.ndarray], norm: np.ndarray, deep: np.ndarray, sp: np.ndarray) -> dict[str, np.ndarray]:
+    """The bones' outer edge, half way between the cortex and the tissue outside it: a voxel next
+    to a bone joins it when darker than half way between the cortex level and the brightest
+    non-bone tissue within ``RIM_MM`` (blur and partial volume put the edge of a black cortex
+    against bright cartilage at a brighter level than against dark fat or tendon)."""
+    from scipy import ndimage
+
+    step = ball(STEP_MM, sp)
+    taken = np.zeros(deep.shape, dtype=bool)
+    for m in named.values():
+        taken |= m
+    outside = ndimage.maximum_filter(np.where(taken, 0.0, norm), footprint=ball(RIM_MM, sp))
+    edge = deep & ~taken & (norm < 0.5 * (CORTEX_LEVEL + outside))
+    out = {}
+    for name, m in named.items():
+        out[name] = m | (ndimage.binary_dilation(m, structure=step) & edge)
+    return out
+
+
+MIN_OVERLAP = 0.7  # a bone's piece of a slice lies at least this much within the previous slice's bone
+
+
+def _slice_continuity(mask: np.ndarray, volume: Volume, min_overlap: float = MIN_OVERLAP) -> np.ndarray:
+    """Keep the parts of a bone that continue its cross-section from slice to slice.
+
+    Through the thick slices of an MR series a bone's outline changes little from one slice to
+    the next, while fat pockets that joined it through partial volume lie beside it. From the
+    slice with the largest cross-section outwards, a piece of a slice (in-plane component) is
+    kept when at least ``min_overlap`` of it lies within the kept bone of the previous slice."""
+    from scipy import ndimage
+
+    axis = int(np.argmax(volume.spacing[::-1]))
+    m = np.moveaxis(mask, axis, 0)
+    if not m.any():
+        return mask
+    # start in the slice and the piece that hold the bone's deepest point
+    sl = J._pad_slices(ndimage.find_objects(m.astype(np.uint8))[0], m.shape, 1)
+    sp = np.asarray(volume.spacing[::-1])[[axis] + [a for a in range(3) if a != axis]]
+    depth = ndimage.distance_transform_edt(m[sl], sampling=sp)
+    deepest = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    start = deepest[0] + sl[0].start
+    out = np.zeros_like(m)
+    lab, _ = ndimage.label(m[start])
+    out[start] = lab == lab[deepest[1] + sl[1].start, deepest[2] + sl[2].start]
+    for order in (range(start + 1, m.shape[0]), range(start - 1, -1, -1)):
+        prev = start
+        for k in order:
+            lab, n = ndimage.label(m[k])
+            if n:
+                sizes = np.bincount(lab.ravel())
+                inside = np.bincount(lab[out[prev]], minlength=n + 1)
+                keep = np.nonzero(inside >= min_overlap * np.maximum(sizes, 1))[0]
+                keep = keep[keep > 0]
+                out[k] = np.isin(lab, keep)
+            prev = k
+    return np.moveaxis(out, 0, axis)
 
 
 def _fluid_mr(volume: Volume, norm: np.ndarray, body: np.ndarray) -> np.ndarray:
