@@ -6,11 +6,15 @@ Method (all morphology on a ~2 mm grid, mapped back to the study's grid):
 2. opening with a 6 mm ball (erosion treats the outside of the field of view as body, so a cut
    body is not eaten at the cut), then the largest connected component: the table, its pad and
    cables, which touch the patient only over thin bridges, fall away;
-3. internal air (lungs, bowel, rectum, airway) is filled: holes in every axial slice, then 3D holes;
+3. internal air (lungs, bowel, rectum, airway) is filled: holes in every axial slice, then 3D
+   holes, where air cut by the field of view counts as a hole when the body rings it on the cut
+   face (a lung cut by the field of view is not outside air; :func:`fill_holes_fov`);
 4. back at full resolution the outline is the threshold itself (so the skin surface is exact),
    within one coarse voxel of the coarse body; the filled interior is added;
-5. skin = the outer 2 mm of the body, equally thick in mm along every axis on anisotropic grids
-   (shifted ANDs), and absent where the field of view cuts the body.
+5. skin (:func:`skin_mask`) = the body's voxels whose centre lies within 2 mm of its surface
+   (half-way between a body voxel and an outside one), measured along the axes and diagonals, so
+   equally deep in mm on anisotropic grids and oblique surfaces, and absent where the field of
+   view cuts the body. :func:`skin_layer` is the plain axis-cross shell of a given thickness.
 
 The rest of the body is labelled "soft tissue" (kind ``other``): the label map then covers the
 whole body, so "every labelled voxel" is the patient even where the skin shell is open.
@@ -27,7 +31,6 @@ from imaging.segmentation.common import (
     CoarseGrid,
     Steps,
     ball,
-    fill_holes,
     fill_holes_slices,
     is_ct,
     largest_component,
@@ -43,6 +46,8 @@ __all__ = [
     "body_mask",
     "body_masks",
     "skin_layer",
+    "skin_mask",
+    "fill_holes_fov",
     "axial_axis",
     "segment_body",
     "SOFT_TISSUE",
@@ -123,11 +128,11 @@ def body_masks(
     body = tissue & ndimage.binary_dilation(body, iterations=1)
     body = largest_component(body)
     filled = fill_holes_slices(body, axis=axial_axis(volume), cancel=cancel)
-    filled = fill_holes(filled)
+    filled = fill_holes_fov(filled)
     steps(0.6, "Body outline at full resolution")
     if grid.identity:
         return filled, filled
-    interior = ndimage.binary_erosion(filled, iterations=1)
+    interior = ndimage.binary_erosion(filled, iterations=1, border_value=1)
     outer = ndimage.binary_dilation(filled, iterations=1)
     fine = volume.array > thr
     fine &= grid.up(outer)
@@ -142,6 +147,89 @@ def skin_layer(body: np.ndarray, volume: Volume, thickness_mm: float = SKIN_MM) 
     return shell(body, thickness_mm, spacing_zyx(volume), border_inside=True)
 
 
+def fill_holes_fov(mask: np.ndarray) -> np.ndarray:
+    """Hole filling (face connectivity) that also fills internal air cut by the field of view.
+
+    A background region is outside air when it reaches the outside beyond the array's border;
+    on each border face (and, recursively, each face's edges) the body closes the border where it
+    encloses a gap within that face: a lung cut by the field of view is ringed by chest wall on
+    the cut face, so it is a hole, while air in front of the body reaches the face's edges."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim == 1:
+        out = mask.copy()
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            out[idx[0] : idx[-1] + 1] = True
+        return out
+    if not mask.any():
+        return mask.copy()
+    padded = np.zeros(tuple(n + 2 for n in mask.shape), dtype=bool)
+    inner = tuple(slice(1, -1) for _ in mask.shape)
+    padded[inner] = mask
+    for axis in range(mask.ndim):
+        for src, dst in ((0, 0), (-1, -1)):
+            face = np.take(mask, src, axis=axis)
+            sl = list(inner)
+            sl[axis] = dst
+            padded[tuple(sl)] = fill_holes_fov(face)
+    structure = ndimage.generate_binary_structure(mask.ndim, 1)
+    background, n = ndimage.label(~padded, structure=structure)
+    edge = np.zeros(n + 1, bool)
+    for axis in range(mask.ndim):
+        for idx in (0, -1):
+            edge[np.take(background, idx, axis=axis)] = True
+    edge[0] = True
+    return mask | ~edge[background[inner]]
+
+
+def _star_offsets(thickness_mm: float, spacing_zyx) -> list[tuple[int, int, int]]:
+    """Voxel offsets (z, y, x) along the 13 lines of a 3 x 3 x 3 neighbourhood (axes, face and
+    body diagonals), one of each +/- pair, out to the last voxel whose centre lies within
+    ``thickness_mm`` of a surface half-way to the next voxel (``s * step - step / 2``); each axis
+    reaches at least its neighbour voxel. Erosion by this star is close to erosion by a ball
+    (every surface normal is within 27 degrees of one of the lines) at a fraction of the cost."""
+    sp = np.asarray(spacing_zyx, dtype=float)
+    out = []
+    for d in np.ndindex(3, 3, 3):
+        step = np.asarray(d) - 1
+        if tuple(step) <= (0, 0, 0):
+            continue  # the centre, and the negative half of every pair
+        length = float(np.sqrt(((step * sp) ** 2).sum()))
+        k = int(np.floor(thickness_mm / length + 0.5 + 1e-9))
+        if np.count_nonzero(step) == 1:
+            k = max(k, 1)
+        out.extend(tuple(int(v) for v in s * step) for s in range(1, k + 1))
+    return out
+
+
+def _erode_offsets(mask: np.ndarray, offsets) -> np.ndarray:
+    """Erosion by the symmetric set ``offsets`` (and their negatives) made from shifted ANDs; the
+    region beyond the array counts as inside (a body cut by the field of view is not eroded there)."""
+    out = mask.copy()
+    n = mask.shape
+    for off in offsets:
+        if any(abs(o) >= s for o, s in zip(off, n, strict=True)):
+            continue
+        a = tuple(slice(max(0, -o), s - max(0, o)) for o, s in zip(off, n, strict=True))
+        b = tuple(slice(max(0, o), s - max(0, -o)) for o, s in zip(off, n, strict=True))
+        out[a] &= mask[b]
+        out[b] &= mask[a]
+    return out
+
+
+def skin_mask(body: np.ndarray, volume: Volume, thickness_mm: float = SKIN_MM) -> np.ndarray:
+    """The skin: the voxels of ``body`` whose centre lies within ``thickness_mm`` of the body's
+    surface (half-way between a body voxel and an outside voxel), measured along the axes and the
+    diagonals, so an oblique surface gets the same depth in mm as one along an axis; a voxel with
+    an outside face neighbour is always skin. None where the field of view cuts the body.
+
+    Unlike :func:`skin_layer` (an axis cross of ``round(thickness / spacing)`` voxels, one voxel
+    on 1.5 mm slices and thin on oblique surfaces) this matches the usual definition of a skin
+    layer of a given thickness, on any grid."""
+    offsets = _star_offsets(thickness_mm, spacing_zyx(volume))
+    return body & ~_erode_offsets(np.asarray(body, dtype=bool), offsets)
+
+
 def segment_body(
     volume: Volume,
     *,
@@ -154,6 +242,6 @@ def segment_body(
     steps(0.85, "Skin layer")
     labels = np.zeros(volume.shape, np.uint8)
     labels[body] = SOFT_TISSUE.value
-    labels[skin_layer(body, volume)] = SKIN.value
+    labels[skin_mask(body, volume)] = SKIN.value
     steps(1.0, "Body and skin done")
     return LabelMap(volume.with_array(labels), Legend((SOFT_TISSUE, SKIN)))

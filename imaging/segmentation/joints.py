@@ -4,7 +4,8 @@ Method (classical: SimpleITK, numpy, scipy, scikit-image), on a working grid of 
 (finer studies are block-averaged; bone outlines and the target are carried back to the study's
 grid at the end):
 
-1. **Body and skin** from :mod:`imaging.segmentation.body` (skin = outer 2 mm of the body).
+1. **Body and skin** from :mod:`imaging.segmentation.body` (skin = the body's voxels within 2 mm
+   of its surface, :func:`~imaging.segmentation.body.skin_mask`).
 2. **Bones**: above 180 HU on the lightly smoothed image, connected components that reach
    cortical density (contrast-filled vessels do not). Two bones touching across a thin joint are
    split by a watershed on the inverted image from their cortical shells (> 500 HU), whose
@@ -28,7 +29,8 @@ grid at the end):
    capsule model alone is the target.
 5. **Default target**: :func:`target_centre`, the centre of the deepest pocket of the joint
    space (at the knee the suprapatellar recess), or, where the textbook approach comes from one
-   side (hip: anterior; shoulder: posterior), of the quarter of the region facing it.
+   side (hip: anterior; shoulder: posterior), of the quarter of the region facing it; computed
+   on the study's own grid, to sub-voxel precision.
 6. The rest of the body is "soft tissue" (kind ``other``, never an obstacle).
 """
 
@@ -42,7 +44,7 @@ from imaging.kinds import DEFAULT_COLORS
 from imaging.labelmap import Label, LabelMap, Landmarks, Legend
 from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.segmentation import SegmentationError
-from imaging.segmentation.body import body_mask, skin_layer
+from imaging.segmentation.body import body_mask, skin_mask
 from imaging.segmentation.common import CoarseGrid, is_ct, shell
 from imaging.volume import Volume
 
@@ -205,11 +207,10 @@ def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Ca
     target = _joint_space(work, sm, body_w, named, site)
     check_cancel(cancel)
     report(progress, 0.85, "Labels")
-    point = target_centre(work, target, site)
     if not grid.identity:
         named, target = _to_full_grid(volume, grid, sm, named, target, body)
-        point = _snap_into(volume, target, point)
-    return _assemble(volume, body, named, target, site, side, point=point)
+    # the default target on the study's own grid (the working grid's voxels make it jump)
+    return _assemble(volume, body, named, target, site, side)
 
 
 def _reopen_fossae(sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray], gaps: np.ndarray) -> dict[str, np.ndarray]:
@@ -233,27 +234,6 @@ def _reopen_fossae(sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray
         return named
     give_back = np.isin(lab, both) & anybone
     return {name: m & ~give_back for name, m in named.items()}
-
-
-def _snap_into(volume: Volume, mask: np.ndarray, point: np.ndarray, radius_mm: float = 3.0) -> np.ndarray:
-    """``point`` (LPS) moved to the nearest voxel of ``mask`` within ``radius_mm`` (unchanged
-    when it is inside already or nothing is near)."""
-    ijk = np.rint(volume.lps_to_index(point)).astype(int)
-    nz, ny, nx = volume.shape
-    i, j, k = (int(np.clip(v, 0, n - 1)) for v, n in zip(ijk, (nx, ny, nz), strict=True))
-    if mask[k, j, i]:
-        return volume.index_to_lps([i, j, k])
-    sp = volume.spacing[::-1]
-    r = np.ceil(radius_mm / sp).astype(int)
-    lo = np.maximum([k, j, i] - r, 0)
-    hi = np.minimum(np.array([k, j, i]) + r + 1, volume.shape)
-    sub = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    idx = np.argwhere(sub)
-    if len(idx) == 0:
-        return np.asarray(point, dtype=float)
-    d = (((idx + lo - [k, j, i]) * sp) ** 2).sum(axis=1)
-    best = idx[int(np.argmin(d))] + lo
-    return volume.index_to_lps(best[::-1].astype(float))
 
 
 def _to_full_grid(
@@ -836,12 +816,17 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
     """The centre of a joint-space region, the default target (LPS mm): the centre of its
     deepest part, i.e. of the largest pocket of fluid (at the knee the suprapatellar recess), where
     a needle tip has the most room: voxels at least ``DEEP_FRACTION`` of the greatest depth form
-    the deep part; of its largest piece, the voxel nearest to its depth-weighted centroid. Where
+    the deep part; of its largest piece, the point nearest to its depth-weighted centroid. Where
     the site's textbook approach comes from one side (the hip from the front, to the anterior
     recess at the head-neck junction; the shoulder from behind), the quarter of the region facing
     the approach is used instead (the quarter of its voxels lying furthest toward that side): its
-    depth-weighted centroid, snapped to the nearest voxel at least half as deep as the deepest
-    there."""
+    depth-weighted centroid, moved to the nearest point at least ``SNAP_DEPTH`` as deep as the
+    deepest there.
+
+    "Nearest point" is sub-voxel: the depth-weighted centre of the qualifying voxels within
+    ``REFINE_MM`` of the nearest one (the nearest voxel alone where that centre falls outside the
+    region), so the point does not jump by a voxel when the outline moves by one. Call it on the
+    study's own grid."""
     from scipy import ndimage
 
     sl = _bbox(target, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
@@ -860,7 +845,8 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
         idx = idx[near]
         w = dist[tuple(idx.T)]
         centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
-        idx = idx[w >= SNAP_DEPTH * w.max()]
+        keep = w >= SNAP_DEPTH * w.max()
+        idx, w = idx[keep], w[keep]
     else:
         deep = dist >= DEEP_FRACTION * dist.max()
         lab, n = ndimage.label(deep, structure=np.ones((3, 3, 3), bool))
@@ -871,12 +857,19 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
         w = dist[deep]
         centroid = (idx * w[:, None]).sum(axis=0) / w.sum()
     best = idx[np.argmin((((idx - centroid) * sp) ** 2).sum(axis=1))]
-    zyx = best + np.array([s.start for s in sl])
-    return volume.index_to_lps(zyx[::-1].astype(float))
+    # Sub-voxel: the depth-weighted centre of those voxels within REFINE_MM of the nearest one (a
+    # single voxel jumps when the region's outline moves by a voxel), kept where it lies inside.
+    near = (((idx - best) * sp) ** 2).sum(axis=1) <= REFINE_MM**2
+    zyx = (idx[near] * w[near, None]).sum(axis=0) / w[near].sum()
+    if not t[tuple(np.clip(np.rint(zyx).astype(int), 0, np.array(t.shape) - 1))]:
+        zyx = best.astype(float)
+    zyx = zyx + np.array([s.start for s in sl])
+    return volume.index_to_lps(zyx[::-1])
 
 
 DEEP_FRACTION = 0.8
 SNAP_DEPTH = 0.3  # the default target lies at least this share of the deepest depth inside
+REFINE_MM = 4.0  # radius of the sub-voxel refinement round the nearest deep voxel
 APPROACH_FRACTION = 0.25  # share of the region's voxels, those nearest the approach side
 # The side each site's textbook approach comes from (LPS unit vector), CLINICAL.md.
 APPROACH_SIDE = {"hip": (0.0, -1.0, 0.0), "shoulder": (0.0, 1.0, 0.0)}
@@ -900,7 +893,7 @@ def _assemble(
     # Soft tissue first, then skin, target and bones on top.
     soft_v, skin_v = 20, 21
     arr[body] = soft_v
-    skin = skin_layer(body, volume)
+    skin = skin_mask(body, volume)
     arr[skin] = skin_v
     tname = TARGET_NAMES[site]
     arr[target] = 10

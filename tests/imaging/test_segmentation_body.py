@@ -8,7 +8,7 @@ import pytest
 from imaging.errors import CancelledError, LabelMapError
 from imaging.labelmap import Label, LabelMap, Legend
 from imaging.segmentation import copy_structures, skin_mesh
-from imaging.segmentation.body import body_mask, segment_body, skin_layer
+from imaging.segmentation.body import body_mask, fill_holes_fov, segment_body, skin_layer, skin_mask
 from imaging.segmentation.bone import bone_mask, segment_bones, split_bones
 from imaging.volume import SeriesInfo, Volume, affine_from_geometry
 from tests.helpers import voxel_centres
@@ -221,3 +221,58 @@ def test_a_bundled_sample_ground_truth_is_found_by_its_grid(tmp_path, monkeypatc
     assert found is not None and found.mask("sciatic nerve").sum() == 8
     shifted = _grid((6, 8, 10), (1.0, 1.0, 2.0), origin=(5.0, -3.0, 41.0))
     assert sample_ground_truth(shifted) is None
+
+
+@pytest.mark.parametrize("spacing", [(0.8, 0.8, 1.5), (0.8, 0.8, 2.0), (0.5, 1.0, 2.5)])
+def test_skin_mask_is_the_outer_two_mm_measured_from_the_surface_on_oblique_surfaces_too(spacing):
+    """A ball (every surface orientation): skin = voxel centres within 2 mm of its surface."""
+    sx, sy, sz = spacing
+    shape = (int(80 / sz), int(80 / sy), int(80 / sx))
+    vol = _grid(shape, spacing)
+    p = voxel_centres(vol)
+    depth = 30.0 - np.linalg.norm(p - np.array([40.0, 40.0, 40.0]), axis=-1)
+    body = depth >= 0.0
+    truth = body & (depth <= 2.0)
+    skin = skin_mask(body, vol)
+    assert not (skin & ~body).any()
+    dice = 2 * (skin & truth).sum() / (skin.sum() + truth.sum())
+    assert dice >= 0.85, dice
+    assert not skin[depth > 3.5].any(), "nothing deeper than 2 mm plus a voxel is skin"
+    # the axis-cross shell is thinner on oblique surfaces (and one voxel on 1.5 mm slices)
+    layer = skin_layer(body, vol)
+    assert dice > 2 * (layer & truth).sum() / (layer.sum() + truth.sum())
+
+
+def test_skin_mask_absent_where_the_field_of_view_cuts_the_body():
+    vol = _grid((20, 60, 60), (1.0, 1.0, 1.5))
+    p = voxel_centres(vol)
+    r = np.hypot(p[..., 0] - 30.0, p[..., 1] - 30.0)
+    body = r <= 25.0  # a cylinder through every slice
+    skin = skin_mask(body, vol)
+    assert not skin[0][r[0] <= 22.0].any() and not skin[-1][r[-1] <= 22.0].any(), "no skin on the cut faces"
+    assert skin[10][(r[10] > 23.5) & body[10]].all() and not skin[10][r[10] < 22.0].any()
+
+
+def test_fill_holes_fov_fills_air_ringed_by_the_body_on_the_cut_face_only():
+    mask = np.ones((12, 20, 20), bool)
+    mask[3:9, 5:12, 0:6] = False  # a "lung" cut by the x = 0 face, ringed by body on that face
+    mask[:, 15:, :] = False  # air in front of the body: reaches the face's edges
+    out = fill_holes_fov(mask)
+    assert out[3:9, 5:12, 0:6].all(), "air ringed by the body on the cut face is internal"
+    assert not out[:, 15:, :].any(), "outside air stays outside"
+    assert not fill_holes_fov(np.zeros((4, 4, 4), bool)).any()
+
+
+def test_lung_cut_by_the_field_of_view_is_body_and_carries_no_skin():
+    vol, trunk, lungs, *_ = _trunk_ct()
+    cut = 40  # columns (2 mm): the field of view starts at x = 80 mm, through the right lung
+    arr = vol.array[:, :, cut:]
+    vol_c = _grid(arr.shape, (2.0, 2.0, 4.0), origin=(2.0 * cut, 0.0, 0.0)).with_array(arr)
+    trunk, lungs = trunk[:, :, cut:], lungs[:, :, cut:]
+    assert lungs[:, :, 0].any(), "the lung reaches the cut"
+    lm = segment_body(vol_c)
+    body = lm.volume.array > 0
+    assert body[lungs].mean() > 0.99, "a lung cut by the field of view is inside the body"
+    p = voxel_centres(vol_c)
+    deep = ((p[..., 0] - 130.0) / 94.0) ** 2 + ((p[..., 1] - 100.0) / 64.0) ** 2 <= 1.0  # 6 mm inside
+    assert not lm.mask("skin")[deep].any(), "no skin drawn along the lung"
