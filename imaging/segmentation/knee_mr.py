@@ -22,11 +22,12 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    bone (marrow and fat look alike here). Then **slice continuity**: from the slice through
    the bone's deepest point outwards, a piece of a slice stays only where most of it lies
    within the bone of the previous slice (fat pockets beside the bone that joined it through
-   another slice are dropped). Last the **edge**: a voxel next to a bone joins it when darker
-   than half way between the cortex's signal void and the brightest tissue just outside
-   (the blurred edge of a black cortex against bright cartilage is brighter than against fat).
-   Dice on the phantom: femur 0.955, tibia 0.959, patella 0.912, fibula (thin, fatty marrow)
-   0.71;
+   another slice are dropped), and marrow-level signal inside the previous slice's bone
+   continues it (the bone's tapering ends). Then the **edge**: a voxel next to a bone joins it when darker than half way between the
+   cortex's signal void and the brightest tissue just outside (the blurred edge of a black
+   cortex against bright cartilage is brighter than against fat), and last thin bands (fat
+   sheets, septa) cut off in the slice planes by an opening. Dice on the phantom: femur
+   0.955, tibia 0.960, patella 0.923, fibula (thin, fatty marrow) 0.77;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
@@ -124,6 +125,8 @@ def segment_knee_mr(
     cancel: Cancel | None = None,
 ) -> LabelMap:
     """Segment a fat-suppressed fluid-sensitive knee MR (see the module docstring)."""
+    from scipy import ndimage
+
     report(progress, 0.02, "Body outline")
     sm = J._smooth(volume, 0.6)
     body = body_mask_mr(volume, sm)
@@ -152,8 +155,13 @@ def segment_knee_mr(
     deep = body & ~skin_layer(body, volume, thickness_mm=SUBCUT_MM)
     named = _grow_back(named, norm, deep, fluid, volume.spacing[::-1])
     named = _add_shafts(volume, named, norm, deep)
-    named = {name: _slice_continuity(m, volume, MIN_OVERLAP) for name, m in named.items()}
+    taken = np.zeros(norm.shape, dtype=bool)
+    for m in named.values():
+        taken |= m
+    marrowish = deep & (norm < MARROW[1]) & (norm > CORTEX) & ~ndimage.binary_dilation(fluid)
+    named = {name: _slice_continuity(m, volume, MIN_OVERLAP, marrowish & ~(taken & ~m)) for name, m in named.items()}
     named = _rim(named, norm, deep, volume.spacing[::-1])
+    named = {name: _cut_sheets(m, volume) for name, m in named.items()}
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -307,10 +315,31 @@ def _rim(named: dict[str, np.ndarray], norm: np.ndarray, deep: np.ndarray, sp: n
     return out
 
 
+EXTEND_ERODE = 1
+EXTEND_MIN = 0.5
 MIN_OVERLAP = 0.7  # a bone's piece of a slice lies at least this much within the previous slice's bone
 
 
-def _slice_continuity(mask: np.ndarray, volume: Volume, min_overlap: float = MIN_OVERLAP) -> np.ndarray:
+SHEET_MM = 1.5  # bands of fat or muscle thinner than about twice this are cut off a bone in-plane
+
+
+def _cut_sheets(mask: np.ndarray, volume: Volume) -> np.ndarray:
+    """Cut thin bands (fat sheets, septa) off a bone in the slice planes: an in-plane opening,
+    then the one-voxel rim that opening takes off the bone's own outline given back."""
+    from scipy import ndimage
+
+    sp = np.asarray(volume.spacing[::-1], dtype=float)
+    flat = sp.copy()
+    flat[int(np.argmax(sp))] = 1e6  # a disc in the slice plane
+    opened = ndimage.binary_opening(mask, structure=ball(SHEET_MM, flat))
+    if not opened.any():
+        return mask
+    return opened | (mask & ndimage.binary_dilation(opened, structure=ball(STEP_MM, flat)))
+
+
+def _slice_continuity(
+    mask: np.ndarray, volume: Volume, min_overlap: float = MIN_OVERLAP, extend: np.ndarray | None = None
+) -> np.ndarray:
     """Keep the parts of a bone that continue its cross-section from slice to slice.
 
     Through the thick slices of an MR series a bone's outline changes little from one slice to
@@ -321,6 +350,7 @@ def _slice_continuity(mask: np.ndarray, volume: Volume, min_overlap: float = MIN
 
     axis = int(np.argmax(volume.spacing[::-1]))
     m = np.moveaxis(mask, axis, 0)
+    ext = np.moveaxis(extend, axis, 0) if extend is not None else None
     if not m.any():
         return mask
     # start in the slice and the piece that hold the bone's deepest point
@@ -342,6 +372,17 @@ def _slice_continuity(mask: np.ndarray, volume: Volume, min_overlap: float = MIN
                 keep = np.nonzero(inside >= min_overlap * np.maximum(sizes, 1))[0]
                 keep = keep[keep > 0]
                 out[k] = np.isin(lab, keep)
+            if ext is not None and out[prev].any():
+                # marrow-like signal within the previous slice's bone continues it
+                inner = ndimage.binary_erosion(out[prev], iterations=EXTEND_ERODE)
+                lab, n = ndimage.label(ext[k] & inner & ~out[k])
+                if n:
+                    sizes = np.bincount(lab.ravel())
+                    touch = np.unique(lab[ndimage.binary_dilation(out[k]) & (lab > 0)])
+                    big = np.nonzero(sizes >= EXTEND_MIN * out[prev].sum())[0]
+                    add = set(touch.tolist()) | {int(i) for i in big if i > 0}
+                    if add:
+                        out[k] |= np.isin(lab, sorted(add))
             prev = k
     return np.moveaxis(out, 0, axis)
 
