@@ -25,9 +25,10 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    another slice are dropped), and marrow-level signal inside the previous slice's bone
    continues it (the bone's tapering ends). Then the **edge**: a voxel next to a bone joins it when darker than half way between the
    cortex's signal void and the brightest tissue just outside (the blurred edge of a black
-   cortex against bright cartilage is brighter than against fat), and last thin bands (fat
-   sheets, septa) cut off in the slice planes by an opening. Dice on the phantom: femur
-   0.960, tibia 0.959, patella 0.933, fibula (thin, fatty marrow) 0.82;
+   cortex against bright cartilage is brighter than against fat); last, in the slice planes,
+   thin bands (fat sheets, septa) cut off by an opening, narrow gaps closed and what the bone
+   encloses filled, with the edge of the image closing a shaft it cuts. Dice on the phantom:
+   femur 0.961, tibia 0.964, patella 0.936, fibula (thin, fatty marrow) 0.83;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
@@ -161,7 +162,7 @@ def segment_knee_mr(
     marrowish = deep & (norm < MARROW[1]) & (norm > CORTEX) & ~ndimage.binary_dilation(fluid)
     named = {name: _slice_continuity(m, volume, MIN_OVERLAP, marrowish & ~(taken & ~m)) for name, m in named.items()}
     named = _rim(named, norm, deep, volume.spacing[::-1])
-    named = {name: _cut_sheets(m, volume) for name, m in named.items()}
+    named = _tidy(named, volume, deep)
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -322,6 +323,74 @@ MIN_OVERLAP = 0.7  # a bone's piece of a slice lies at least this much within th
 
 SHEET_MM = 3.5  # bands of fat or muscle thinner than about twice this are cut off a bone in-plane
 SHEET_RESTORE = 3  # ... and what the opening rounds off the bone's outline given back (steps)
+
+
+EDGE_ROWS = 2
+FILL_FRACTION = 0.5  # a region enclosed with the image edge is marrow when smaller than this x the bone's slice
+
+
+CLOSE_MM = 2.0  # gaps in a bone's outline narrower than about twice this are closed in-plane
+
+
+def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray) -> dict[str, np.ndarray]:
+    """Each bone's outline in the slice planes: thin bands cut off (:func:`_cut_sheets`), narrow
+    gaps closed, what it encloses filled (:func:`_fill_to_edge`); what this adds stays out of
+    the other bones and the subcutaneous layer."""
+    from scipy import ndimage
+
+    sp = np.asarray(volume.spacing[::-1], dtype=float)
+    flat = sp.copy()
+    flat[int(np.argmax(sp))] = 1e6  # a disc in the slice plane
+    disc = ball(CLOSE_MM, flat)
+    r = max(disc.shape) // 2 + 1
+    taken = np.zeros(deep.shape, dtype=bool)
+    for m in named.values():
+        taken |= m
+    out = {}
+    for name, m in named.items():
+        m = _cut_sheets(m, volume)
+        closed = ndimage.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r, r:-r]
+        m = _fill_to_edge(m | closed, volume)
+        out[name] = m & (deep & ~(taken & ~named[name]) | named[name])
+    return out
+
+
+def _fill_to_edge(mask: np.ndarray, volume: Volume) -> np.ndarray:
+    """Fill what a bone encloses in each slice, also where the field of view closes it (a
+    shaft's dark fatty marrow between its two cortices, cut by the edge of the image)."""
+    from scipy import ndimage
+
+    axis = int(np.argmax(volume.spacing[::-1]))
+    pad = [(1, 1)] * 3
+    pad[axis] = (0, 0)
+    st = np.zeros((3, 3, 3), dtype=bool)
+    idx = [slice(None)] * 3
+    idx[axis] = 1
+    st[tuple(idx)] = ndimage.generate_binary_structure(2, 1)
+    # the bone continues across the last rows of the image (smoothing frays its outline there)
+    mask = mask.copy()
+    for a in range(3):
+        if a == axis or mask.shape[a] <= 2 * EDGE_ROWS + 1:
+            continue
+        for k in range(EDGE_ROWS):
+            for edge, inward in ((k, EDGE_ROWS), (-1 - k, -1 - EDGE_ROWS)):
+                dst = [slice(None)] * 3
+                src = [slice(None)] * 3
+                dst[a], src[a] = edge, inward
+                mask[tuple(dst)] |= mask[tuple(src)]
+    filled = ndimage.binary_fill_holes(np.pad(mask, pad, constant_values=True), structure=st)
+    inner = tuple(slice(None) if axis == a else slice(1, -1) for a in range(3))
+    holes = filled[inner] & ~mask
+    # the rest of the slice around a bone is "enclosed" by the padded edge too: only regions
+    # smaller than the bone's cross-section in that slice are its marrow
+    lab, n = ndimage.label(holes, structure=st)
+    if n == 0:
+        return mask
+    sizes = np.bincount(lab.ravel())
+    where = ndimage.find_objects(lab)
+    area = np.moveaxis(mask, axis, 0).reshape(mask.shape[axis], -1).sum(1)
+    keep = [i for i in range(1, n + 1) if sizes[i] < FILL_FRACTION * area[where[i - 1][axis].start]]
+    return mask | np.isin(lab, keep)
 
 
 def _cut_sheets(mask: np.ndarray, volume: Volume) -> np.ndarray:
