@@ -162,7 +162,7 @@ def segment_knee_mr(
     marrowish = deep & (norm < MARROW[1]) & (norm > CORTEX) & ~ndimage.binary_dilation(fluid)
     named = {name: _slice_continuity(m, volume, MIN_OVERLAP, marrowish & ~(taken & ~m)) for name, m in named.items()}
     named = _rim(named, norm, deep, volume.spacing[::-1])
-    named = _tidy(named, volume, deep)
+    named = _tidy(named, volume, deep, norm)
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -332,7 +332,7 @@ FILL_FRACTION = 0.5  # a region enclosed with the image edge is marrow when smal
 CLOSE_MM = 2.0  # gaps in a bone's outline narrower than about twice this are closed in-plane
 
 
-def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray) -> dict[str, np.ndarray]:
+def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray, norm: np.ndarray) -> dict[str, np.ndarray]:
     """Each bone's outline in the slice planes: thin bands cut off (:func:`_cut_sheets`), narrow
     gaps closed, what it encloses filled (:func:`_fill_to_edge`); what this adds stays out of
     the other bones and the subcutaneous layer."""
@@ -350,14 +350,15 @@ def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray) -> dic
     for name, m in named.items():
         m = _cut_sheets(m, volume)
         closed = ndimage.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r, r:-r]
-        m = _fill_to_edge(m | closed, volume)
+        m = _fill_to_edge(m | closed, volume, norm)
         out[name] = m & (deep & ~(taken & ~named[name]) | named[name])
     return out
 
 
-def _fill_to_edge(mask: np.ndarray, volume: Volume) -> np.ndarray:
+def _fill_to_edge(mask: np.ndarray, volume: Volume, norm: np.ndarray) -> np.ndarray:
     """Fill what a bone encloses in each slice, also where the field of view closes it (a
-    shaft's dark fatty marrow between its two cortices, cut by the edge of the image)."""
+    shaft's dark fatty marrow between its two cortices, cut by the edge of the image); not
+    regions brighter than marrow (muscle between two pieces is not the bone's inside)."""
     from scipy import ndimage
 
     axis = int(np.argmax(volume.spacing[::-1]))
@@ -389,7 +390,8 @@ def _fill_to_edge(mask: np.ndarray, volume: Volume) -> np.ndarray:
     sizes = np.bincount(lab.ravel())
     where = ndimage.find_objects(lab)
     area = np.moveaxis(mask, axis, 0).reshape(mask.shape[axis], -1).sum(1)
-    keep = [i for i in range(1, n + 1) if sizes[i] < FILL_FRACTION * area[where[i - 1][axis].start]]
+    level = np.bincount(lab.ravel(), weights=norm.ravel(), minlength=n + 1) / np.maximum(sizes, 1)
+    keep = [i for i in range(1, n + 1) if sizes[i] < FILL_FRACTION * area[where[i - 1][axis].start] and level[i] < MARROW[1]]
     return mask | np.isin(lab, keep)
 
 
