@@ -23,12 +23,13 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    the bone's deepest point outwards, a piece of a slice stays only where most of it lies
    within the bone of the previous slice (fat pockets beside the bone that joined it through
    another slice are dropped), and marrow-level signal inside the previous slice's bone
-   continues it (the bone's tapering ends). Then the **edge**: a voxel next to a bone joins it when darker than half way between the
+   continues it (the bone's tapering ends), and each bone is kept no brighter than its own
+   marrow (the fibula's fatty marrow is darker than the femur's). Then the **edge**: a voxel next to a bone joins it when darker than half way between the
    cortex's signal void and the brightest tissue just outside (the blurred edge of a black
    cortex against bright cartilage is brighter than against fat); last, in the slice planes,
    thin bands (fat sheets, septa) cut off by an opening, narrow gaps closed and what the bone
    encloses filled, with the edge of the image closing a shaft it cuts. Dice on the phantom:
-   femur 0.961, tibia 0.964, patella 0.936, fibula (thin, fatty marrow) 0.83;
+   femur 0.959, tibia 0.964, patella 0.936, fibula (thin, fatty marrow) 0.84;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
@@ -161,6 +162,7 @@ def segment_knee_mr(
         taken |= m
     marrowish = deep & (norm < MARROW[1]) & (norm > CORTEX) & ~ndimage.binary_dilation(fluid)
     named = {name: _slice_continuity(m, volume, MIN_OVERLAP, marrowish & ~(taken & ~m)) for name, m in named.items()}
+    named = _own_level(named, norm, volume)
     named = _rim(named, norm, deep, volume.spacing[::-1])
     named = _tidy(named, volume, deep, norm)
     check_cancel(cancel)
@@ -327,6 +329,34 @@ SHEET_RESTORE = 3  # ... and what the opening rounds off the bone's outline give
 
 EDGE_ROWS = 2
 FILL_FRACTION = 0.5  # a region enclosed with the image edge is marrow when smaller than this x the bone's slice
+
+
+LEVEL_PCT = 95  # a bone's own marrow level: this percentile inside it (2 mm deep) ...
+LEVEL_MARGIN = 0.05  # ... plus this; brighter voxels (smoothed LEVEL_MM) are not its marrow ...
+LEVEL_MM = 1.0
+LEVEL_RESTORE = 2  # ... except within this many in-plane steps of what stays (partial volume at its edge)
+
+
+def _own_level(named: dict[str, np.ndarray], norm: np.ndarray, volume: Volume) -> dict[str, np.ndarray]:
+    """Each bone no brighter than its own marrow: the fibula's fatty marrow is darker than the
+    femur's, so muscle that the fixed marrow band let into it is dropped; voxels brighter than
+    the bone's level stay only next to its outline (partial volume with cartilage or muscle)."""
+    from scipy import ndimage
+
+    sp = volume.spacing[::-1]
+    s = J._smooth_array(norm, sp, LEVEL_MM)
+    out = {}
+    for name, m in named.items():
+        core = ndimage.binary_erosion(m, structure=ball(2.0, sp))
+        if core.sum() < 100:
+            out[name] = m
+            continue
+        hi = float(np.percentile(s[core], LEVEL_PCT)) + LEVEL_MARGIN
+        kept = m & (s <= hi)
+        flat = np.asarray(sp, dtype=float).copy()
+        flat[int(np.argmax(flat))] = 1e6
+        out[name] = ndimage.binary_dilation(kept, structure=ball(STEP_MM, flat), iterations=LEVEL_RESTORE, mask=m) | kept
+    return out
 
 
 CLOSE_MM = 2.0  # gaps in a bone's outline narrower than about twice this are closed in-plane
