@@ -28,8 +28,11 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    cortex's signal void and the brightest tissue just outside (the blurred edge of a black
    cortex against bright cartilage is brighter than against fat); last, in the slice planes,
    thin bands (fat sheets, septa) cut off by an opening, narrow gaps closed and what the bone
-   encloses filled, with the edge of the image closing a shaft it cuts. Dice on the phantom:
-   femur 0.959, tibia 0.964, patella 0.936, fibula (thin, fatty marrow) 0.84;
+   encloses filled, with the edge of the image closing a shaft it cuts; and a **cortex-ring
+   constraint**: in each slice the bone less its dark cortex falls into pieces, and a smaller
+   piece that borders the bone on one side only (a fat or muscle band stuck outside the cortex)
+   is dropped. Dice on the phantom: femur 0.960, tibia 0.965, patella 0.937, fibula (thin,
+   fatty marrow) 0.857;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
@@ -365,7 +368,8 @@ CLOSE_MM = 2.0  # gaps in a bone's outline narrower than about twice this are cl
 def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray, norm: np.ndarray) -> dict[str, np.ndarray]:
     """Each bone's outline in the slice planes: thin bands cut off (:func:`_cut_sheets`), narrow
     gaps closed, what it encloses filled (:func:`_fill_to_edge`); what this adds stays out of
-    the other bones and the subcutaneous layer."""
+    the other bones and the subcutaneous layer; last, what lies outside the cortex ring is
+    dropped (:func:`_outside_cortex`)."""
     from scipy import ndimage
 
     sp = np.asarray(volume.spacing[::-1], dtype=float)
@@ -381,8 +385,55 @@ def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray, norm: 
         m = _cut_sheets(m, volume)
         closed = ndimage.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r, r:-r]
         m = _fill_to_edge(m | closed, volume, norm)
-        out[name] = m & (deep & ~(taken & ~named[name]) | named[name])
+        m = m & (deep & ~(taken & ~named[name]) | named[name])
+        out[name] = _outside_cortex(m, volume, norm)
     return out
+
+
+WALL_GAP = 1  # gaps in the cortex up to about twice this many voxels still wall off
+OUTSIDE_CORTEX = 0.65  # a piece walled off by the cortex with less than this of its border in the bone is outside it
+
+
+def _outside_cortex(mask: np.ndarray, volume: Volume, norm: np.ndarray) -> np.ndarray:
+    """Drop what lies outside the cortex ring, in the slice planes: the bone less its dark cortex
+    falls into pieces; the largest is the marrow, and a smaller piece is kept only when the bone
+    surrounds it (most of its border in the bone: marrow cut off by a cortical strut). A fat or
+    muscle band stuck to the outside of the cortex borders the bone on one side only."""
+    from scipy import ndimage
+
+    axis = int(np.argmax(volume.spacing[::-1]))
+    m = np.moveaxis(mask, axis, 0)
+    dark = np.moveaxis(norm < CORTEX, axis, 0)
+    out = m.copy()
+    cross = ndimage.generate_binary_structure(2, 1)
+    # a gap of a voxel or two in the cortex (noise, partial volume) still walls off
+    wall = np.zeros((3, 3, 3), dtype=bool)
+    wall[1] = cross
+    dark = ndimage.binary_dilation(dark, structure=wall, iterations=WALL_GAP)
+    for k in range(m.shape[0]):
+        if not m[k].any():
+            continue
+        lab, n = ndimage.label(m[k] & ~dark[k], structure=cross)
+        if n < 2:
+            continue
+        comp, _ = ndimage.label(m[k], structure=cross)
+        sizes = np.bincount(lab.ravel())
+        sizes[0] = 0
+        owner = np.zeros(n + 1, dtype=np.int64)
+        owner[lab[lab > 0]] = comp[lab > 0]
+        biggest = {}
+        for i in np.argsort(sizes)[::-1]:
+            if i > 0:
+                biggest.setdefault(int(owner[i]), int(i))
+        for i, sl in enumerate(ndimage.find_objects(lab), 1):
+            if sl is None or biggest.get(int(owner[i])) == i:
+                continue
+            sl = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)
+            piece = lab[sl] == i
+            border = ndimage.binary_dilation(piece, structure=cross) & ~piece
+            if m[k][sl][border].mean() < OUTSIDE_CORTEX:
+                out[k][sl][piece] = False
+    return np.moveaxis(out, 0, axis)
 
 
 def _fill_to_edge(mask: np.ndarray, volume: Volume, norm: np.ndarray) -> np.ndarray:

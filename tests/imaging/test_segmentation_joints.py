@@ -33,7 +33,7 @@ MIN_DICE: dict[str, dict[str, float]] = {
     "knee_ct": {"femur": 0.96, "tibia": 0.96, "fibula": 0.96, "patella": 0.95, "target": 0.89, "skin": 0.80},
     "hip_ct": {"femur": 0.96, "pelvis": 0.95, "target": 0.89, "skin": 0.81},
     "shoulder_ct": {"humerus": 0.96, "scapula": 0.93, "clavicle": 0.93, "target": 0.89, "skin": 0.90},
-    "knee_mr": {"femur": 0.94, "tibia": 0.94, "fibula": 0.82, "patella": 0.91, "target": 0.92, "skin": 0.92},
+    "knee_mr": {"femur": 0.94, "tibia": 0.94, "fibula": 0.835, "patella": 0.91, "target": 0.92, "skin": 0.92},
 }
 MAX_CENTRE_ERROR_MM = {"knee_ct": 2.0, "hip_ct": 2.0, "shoulder_ct": 2.0, "knee_mr": 2.0}
 SIDE_READ = ("knee_ct", "hip_ct", "shoulder_ct", "knee_mr")
