@@ -97,16 +97,8 @@ def save_overlay(
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
-    """A minimal RGB PNG writer (zlib only; no imaging library needed)."""
-    import struct
-    import zlib
+    """Save an (h, w, 3) uint8 picture as PNG (Pillow, as the other test pictures)."""
+    from PIL import Image
 
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[r].tobytes() for r in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    path.write_bytes(png)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(path)
