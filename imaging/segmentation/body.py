@@ -31,6 +31,7 @@ from imaging.segmentation.common import (
     CoarseGrid,
     Steps,
     ball,
+    bounding_box,
     fill_holes_slices,
     is_ct,
     largest_component,
@@ -229,17 +230,13 @@ def skin_mask(body: np.ndarray, volume: Volume, thickness_mm: float = SKIN_MM) -
     offsets = _star_offsets(thickness_mm, spacing_zyx(volume))
     body = np.asarray(body, dtype=bool)
     out = np.zeros_like(body)
-    if not offsets or not body.any():
-        return out
     # Work on the body's bounding box grown by the star's reach: the same result (outside voxels
     # inside the box still erode; the array's own faces stay faces) at a fraction of the cost.
-    reach = np.max(np.abs(np.asarray(offsets)), axis=0) + 1
-    box = []
-    for axis in range(3):
-        nz = np.flatnonzero(body.any(axis=tuple(a for a in range(3) if a != axis)))
-        box.append(slice(max(0, int(nz[0]) - int(reach[axis])), min(body.shape[axis], int(nz[-1]) + 1 + int(reach[axis]))))
-    crop = body[tuple(box)]
-    out[tuple(box)] = crop & ~_erode_offsets(crop, offsets)
+    box = bounding_box(body, np.max(np.abs(np.asarray(offsets)), axis=0) + 1, body.shape) if offsets else None
+    if box is None:
+        return out
+    crop = body[box]
+    out[box] = crop & ~_erode_offsets(crop, offsets)
     return out
 
 

@@ -16,6 +16,7 @@ from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.volume import Volume, affine_from_geometry
 
 __all__ = [
+    "bounding_box",
     "CoarseGrid",
     "is_ct",
     "erode_shifted",
@@ -173,6 +174,17 @@ def shell(mask: np.ndarray, thickness_mm: float, spacing_zyx, *, border_inside: 
     thick on anisotropic grids). Not made where the field of view cuts the mask (``border_inside``)."""
     radii = _radii_vox(thickness_mm, np.asarray(spacing_zyx, dtype=float))
     return mask & ~erode_shifted(mask, radii, border_inside=border_inside)
+
+
+def bounding_box(mask: np.ndarray, pad, shape) -> tuple[slice, slice, slice] | None:
+    """Slices of the smallest box holding every True voxel of ``mask``, grown by ``pad`` voxels
+    per axis (z, y, x) and clipped to ``shape``; None when the mask is empty."""
+    idx = np.argwhere(mask)
+    if len(idx) == 0:
+        return None
+    lo = np.maximum(idx.min(axis=0) - np.asarray(pad), 0)
+    hi = np.minimum(idx.max(axis=0) + 1 + np.asarray(pad), shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
 
 
 def components(mask: np.ndarray, *, connectivity: int = 1) -> tuple[np.ndarray, int]:

@@ -45,7 +45,7 @@ from imaging.labelmap import Label, LabelMap, Landmarks, Legend
 from imaging.progress import Cancel, Progress, check_cancel, report
 from imaging.segmentation import SegmentationError
 from imaging.segmentation.body import body_mask, skin_mask
-from imaging.segmentation.common import CoarseGrid, is_ct, shell
+from imaging.segmentation.common import CoarseGrid, bounding_box, is_ct, shell
 from imaging.volume import Volume
 
 __all__ = ["JOINT_SITES", "JointSegmentationError", "segment_joint", "bones_of", "target_centre"]
@@ -257,7 +257,7 @@ def _to_full_grid(
     out: dict[str, np.ndarray] = {}
     anybone = np.zeros(volume.shape, dtype=bool)
     for name, m in named.items():
-        sl_w = _bbox(m, (2, 2, 2), m.shape)  # type: ignore[arg-type]
+        sl_w = bounding_box(m, (2, 2, 2), m.shape)
         if sl_w is None:
             continue
         f = grid.factors
@@ -418,7 +418,7 @@ def _inscribed(volume: Volume, mask: np.ndarray) -> float:
     """Radius (mm) of the largest ball inside ``mask``, on a ~1 mm grid."""
     from scipy import ndimage
 
-    sl = _bbox(mask, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
+    sl = bounding_box(mask, (1, 1, 1), volume.shape)
     if sl is None:
         return 0.0
     sub = mask[sl]
@@ -618,15 +618,6 @@ EDGE_BAND = 3
 NEIGHBOUR_GAP = 2
 
 
-def _bbox(mask: np.ndarray, pad: tuple[int, int, int], shape: tuple[int, int, int]) -> tuple[slice, slice, slice] | None:
-    idx = np.argwhere(mask)
-    if len(idx) == 0:
-        return None
-    lo = np.maximum(idx.min(axis=0) - pad, 0)
-    hi = np.minimum(idx.max(axis=0) + 1 + np.asarray(pad), shape)
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=False))  # type: ignore[return-value]
-
-
 def _joint_space(
     volume: Volume, sm: np.ndarray, body: np.ndarray, named: dict[str, np.ndarray], site: str
 ) -> np.ndarray:
@@ -657,7 +648,7 @@ def _joint_space_gaps(volume: Volume, body: np.ndarray, named: dict[str, np.ndar
         pad = tuple(int(np.ceil(gap / s)) + 1 for s in sp)
         near_a = _near(named[a], gap, sp)
         near_b = _near(named[b], gap, sp)
-        box = _bbox(near_a & near_b, pad, volume.shape)  # type: ignore[arg-type]
+        box = bounding_box(near_a & near_b, pad, volume.shape)
         if box is None:
             continue
         da = ndimage.distance_transform_edt(~named[a][box], sampling=sp)
@@ -766,7 +757,7 @@ def _add_recesses(
     from scipy import ndimage
 
     reach = tuple(int(np.ceil(RECESS_REACH_MM / s)) for s in sp)
-    box = _bbox(anybone, reach, volume.shape)  # type: ignore[arg-type]
+    box = bounding_box(anybone, reach, volume.shape)
     if box is None:
         return gap
     s0 = sm[box]
@@ -829,7 +820,7 @@ def target_centre(volume: Volume, target: np.ndarray, site: str | None = None) -
     study's own grid."""
     from scipy import ndimage
 
-    sl = _bbox(target, (1, 1, 1), volume.shape)  # type: ignore[arg-type]
+    sl = bounding_box(target, (1, 1, 1), volume.shape)
     if sl is None:
         raise JointSegmentationError("The joint space is empty; no target can be proposed.")
     # On grids much finer than the working grid every ``step``-th voxel is enough (the point is
