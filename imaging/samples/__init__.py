@@ -80,8 +80,4 @@ def sample(name: str) -> SampleStudy:
 
 def sample_path(name: str) -> Path:
     """The folder of sample ``name``; raises ``FileNotFoundError`` naming what is available."""
-    for s in list_samples():
-        if s.name == name:
-            return s.path
-    names = ", ".join(s.name for s in list_samples()) or "none"
-    raise FileNotFoundError(f"No sample study called {name!r} (available: {names}).")
+    return sample(name).path
