@@ -31,8 +31,9 @@ about as dark as the (suppressed) fat, cortex darker, muscle brighter. Method:
    encloses filled, with the edge of the image closing a shaft it cuts; and a **cortex-ring
    constraint**: in each slice the bone less its dark cortex falls into pieces, and a smaller
    piece that borders the bone on one side only (a fat or muscle band stuck outside the cortex)
-   is dropped. Dice on the phantom: femur 0.960, tibia 0.965, patella 0.937, fibula (thin,
-   fatty marrow) 0.857;
+   is dropped. Last, the fibular head is **parted from the subcutaneous fat** against it by a
+   marker watershed (:func:`_apart_from_fat`). Dice on the phantom: femur 0.960, tibia 0.965,
+   patella 0.936, fibula 0.908;
 6. skin (outer 2 mm) and "soft tissue" as on CT.
 """
 
@@ -168,6 +169,8 @@ def segment_knee_mr(
     named = _own_level(named, norm, volume)
     named = _rim(named, norm, deep, volume.spacing[::-1])
     named = _tidy(named, volume, deep, norm)
+    if "fibula" in named:
+        named["fibula"] = _apart_from_fat(named, "fibula", norm, body, volume)
     check_cancel(cancel)
     report(progress, 0.8, "Joint space")
     target = _fluid_target(volume, fluid, body, named)
@@ -392,6 +395,90 @@ def _tidy(named: dict[str, np.ndarray], volume: Volume, deep: np.ndarray, norm: 
 
 WALL_GAP = 1  # gaps in the cortex up to about twice this many voxels still wall off
 OUTSIDE_CORTEX = 0.65  # a piece walled off by the cortex with less than this of its border in the bone is outside it
+
+
+FAT_DEPTH_MM = 13.0  # marrow deeper than this under the skin is the bone's own (seeds) ...
+SUBCUT_SEED_MM = 6.0  # ... and tissue this close to the skin is not bone (seeds of the outside)
+APART_RING_MM = 3.0  # the watershed decides within this distance of the bone, in-plane
+APART_CORE_MM = 1.5  # bone seeds lie at least this deep inside the bone, in-plane
+APART_SMOOTH_MM = 0.8
+APART_EDGE_STEPS = 1  # the smoothed edge the watershed line runs through is given back ...
+APART_CORTEX = 0.7  # what the watershed gives away but is darker than this (cortex) stays ...
+APART_CORTEX_STEPS = 2  # ... within this many in-plane steps of the bone
+APART_MIN_KEPT = 0.6  # a result keeping less than this of the bone is not used
+
+
+def _apart_from_fat(
+    named: dict[str, np.ndarray], name: str, norm: np.ndarray, body: np.ndarray, volume: Volume
+) -> np.ndarray:
+    """Part a subcutaneous bone from the fat against it: the fibular head lies under the skin,
+    and on a fat-suppressed image its fatty marrow is as dark as the subcutaneous fat beside it,
+    with only a thin cortex between them (a faint dark line, with gaps). A marker watershed on
+    the smoothed image, in the bone's neighbourhood: seeds of the bone where it lies deeper than
+    ``FAT_DEPTH_MM`` under the skin, seeds of the outside in the subcutaneous layer, a ring
+    around the bone and the other bones; each floods its own level until the fronts meet on
+    the cortex line. What the outside wins is dropped, except the dark cortex next to what
+    stays (the watershed line runs through it)."""
+    from scipy import ndimage
+    from skimage.segmentation import watershed
+
+    mask = named[name]
+    if not mask.any():
+        return mask
+    sp = np.asarray(volume.spacing[::-1], dtype=float)
+    axis = int(np.argmax(sp))
+    flat = sp.copy()
+    flat[axis] = 1e6  # in the slice plane
+    reach = ball(APART_RING_MM + 1.0, flat).shape
+    box = tuple(
+        slice(max(0, s.start - (r // 2 + 1)), min(n, s.stop + r // 2 + 1))
+        for s, r, n in zip(ndimage.find_objects(mask.astype(np.uint8))[0], reach, mask.shape)
+    )
+    m = mask[box]
+    inside = _inplane_distance(m, sp, axis)
+    outside = _inplane_distance(~m, sp, axis)
+    region = (outside <= APART_RING_MM) & body[box]
+    depth = ndimage.distance_transform_edt(body, sampling=sp)[box]  # under the skin, mm
+    deep_enough = depth > FAT_DEPTH_MM
+    subcut = body[box] & (depth <= SUBCUT_SEED_MM)
+    others = np.zeros(m.shape, dtype=bool)
+    for other, om in named.items():
+        if other != name:
+            others |= om[box]
+    bone_seed = (inside > APART_CORE_MM) & deep_enough
+    if not bone_seed.any():
+        return mask
+    markers = np.zeros(m.shape, dtype=np.int32)
+    markers[region & ((outside > APART_RING_MM - 1.0) | subcut | others)] = 2
+    markers[bone_seed] = 1
+    sigma = [APART_SMOOTH_MM / s for s in sp]
+    sigma[axis] = 0.0
+    smooth = ndimage.gaussian_filter(norm[box].astype(np.float32), sigma)
+    kept = m & (watershed(-smooth, markers=markers, mask=region) == 1)
+    cortex = m & (norm[box] < APART_CORTEX)
+    step = ball(float(min(sp[a] for a in range(3) if a != axis)) * 1.01, flat)
+    kept |= ndimage.binary_dilation(kept, structure=step, iterations=APART_EDGE_STEPS) & m
+    kept |= ndimage.binary_dilation(kept, structure=step, iterations=APART_CORTEX_STEPS, mask=cortex)
+    if kept.sum() < APART_MIN_KEPT * m.sum():
+        return mask  # this trims fat stuck to a bone; it never takes most of one
+    out = np.zeros_like(mask)
+    out[box] = kept
+    return out
+
+
+def _inplane_distance(mask: np.ndarray, sp: np.ndarray, axis: int) -> np.ndarray:
+    """Distance (mm) from each voxel of ``mask`` to the nearest voxel outside it, in its slice."""
+    from scipy import ndimage
+
+    m = np.moveaxis(mask, axis, 0)
+    plane = [float(sp[a]) for a in range(3) if a != axis]
+    out = np.zeros(m.shape, dtype=np.float32)
+    for k in range(m.shape[0]):
+        if m[k].all():
+            out[k] = np.inf
+        elif m[k].any():
+            out[k] = ndimage.distance_transform_edt(m[k], sampling=plane)
+    return np.moveaxis(out, 0, axis)
 
 
 def _outside_cortex(mask: np.ndarray, volume: Volume, norm: np.ndarray) -> np.ndarray:
