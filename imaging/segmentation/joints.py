@@ -22,8 +22,11 @@ grid at the end):
    lateral bone lies (LPS +x is the patient's left).
 4. **Target** (joint space; "capsule space" at the hip): a capsule model, i.e. for each pair of
    articulating bones the voxels whose distances to the two bones add up to at most the widest
-   articular gap; the joint fluid connected to it (within 15 HU of a water-like level, opened
-   in-plane against noise specks), plus fluid pockets lying against the joint's bones (gutters,
+   articular gap; the joint fluid connected to it (within 15 HU of the fluid's level, opened
+   in-plane against noise specks; the level is measured, first in the articular gaps, then
+   inside the fluid found, so an effusion of 20 HU, blood or a calibration shift is followed;
+   within 30 mm of the bones the capsule wraps: at the hip the femur, since the pelvis reaches
+   the bladder), plus fluid pockets lying against the joint's bones (gutters,
    posterior recesses; thin tubes such as nerves rejected); its outline placed half way between
    the fluid and the tissue on each side, on the unsmoothed image. Where no fluid is visible the
    capsule model alone is the target.
@@ -175,6 +178,7 @@ def _smooth(volume: Volume, sigma_mm: float) -> np.ndarray:
     return sitk.GetArrayFromImage(out)
 
 
+SMOOTH_MM = 0.6  # the image is smoothed this much (Gaussian sigma) against noise
 WORK_MM = 0.8  # working voxel size (finer grids are block-averaged to about this)
 
 
@@ -196,7 +200,7 @@ def _segment_ct(volume: Volume, site: str, progress: Progress | None, cancel: Ca
     report(progress, 0.15, "Smoothing")
     grid, work = _work_grid(volume)
     body_w = body if grid.identity else grid.down_fraction(body) >= 0.5
-    sm = _smooth(work, 0.6)
+    sm = _smooth(work, SMOOTH_MM)
     check_cancel(cancel)
     report(progress, 0.25, "Bones")
     bones = _bones_ct(work, sm, body_w, site, cancel)
@@ -606,6 +610,9 @@ FLUID_HU = (-25.0, 22.0)  # joint fluid below the upper value, soft tissue above
 FAT_EDGE_HU = -45.0  # half way between fluid and fat
 FAT_HU = -100.0
 RECESS_REACH_MM = 30.0  # how far from the joint's bones a recess may reach
+# The bones whose capsule holds the recesses, where not all of the joint's bones: the hip's
+# capsule wraps the femoral head and neck, and the pelvis reaches the bladder and bowel.
+_CAPSULE_BONES = {"hip": ("femur",)}
 NEIGHBOUR_MAX_HU = 110.0  # densest tissue (cartilage) that borders joint fluid
 POCKET_ML = 0.15
 POCKET_CONTACT_MM = 2.0
@@ -613,7 +620,9 @@ POCKET_CONTACT_VOXELS = 20
 TUBE_SD_MM = 2.5
 SUBCUTIS_MM = 5.0
 CORE_BAND_HU = 15.0
-FLUID_MAX_HU = 8.0  # joint fluid is water-like (0-15 HU); partial volume biases the measured mode upwards
+FLUID_SEARCH_MAX_HU = 60.0  # the fluid's level is looked for below this (blood ~40-60 HU)
+LEVEL_ROUNDS = 2  # the level measured again inside the fluid it finds, this many times ...
+LEVEL_MIN_VOXELS = 50  # ... when there are at least this many voxels to measure
 EDGE_BAND = 3
 NEIGHBOUR_GAP = 2
 
@@ -628,7 +637,11 @@ def _joint_space(
     anybone = np.zeros(volume.shape, dtype=bool)
     for m in named.values():
         anybone |= m
-    return _add_recesses(volume, sm, body, anybone, target, sp)
+    capsule = np.zeros(volume.shape, dtype=bool)
+    for name in _CAPSULE_BONES.get(site, tuple(named)):
+        if name in named:
+            capsule |= named[name]
+    return _add_recesses(volume, sm, body, anybone, target, sp, capsule if capsule.any() else None)
 
 
 def _joint_space_gaps(volume: Volume, body: np.ndarray, named: dict[str, np.ndarray], site: str) -> np.ndarray:
@@ -744,12 +757,19 @@ def _mode(values: np.ndarray, lo: float, hi: float, bin_width: float = 2.0) -> f
 
 
 def _add_recesses(
-    volume: Volume, sm: np.ndarray, body: np.ndarray, anybone: np.ndarray, gap: np.ndarray, sp: np.ndarray
+    volume: Volume,
+    sm: np.ndarray,
+    body: np.ndarray,
+    anybone: np.ndarray,
+    gap: np.ndarray,
+    sp: np.ndarray,
+    capsule: np.ndarray | None = None,
 ) -> np.ndarray:
     """The joint fluid: fluid-density voxels connected to the articular gaps (the films between
     the cartilage surfaces, and recesses such as the suprapatellar pouch and the gutters), no
-    farther than ``RECESS_REACH_MM`` from the joint's bones, with the outline placed half way
-    between fluid and each neighbouring tissue.
+    farther than ``RECESS_REACH_MM`` from the bones the capsule wraps (``capsule``; all of the
+    joint's bones when not given), with the outline placed half way between fluid and each
+    neighbouring tissue.
 
     Voxels next to fat are left out of the connected core (a blurred fat/muscle boundary passes
     through fluid density and would carry the region away), then the outline is grown back. Where
@@ -765,21 +785,25 @@ def _add_recesses(
     # joint fluid never lies in the skin and subcutaneous layer
     deep = (body & ~shell(body, SUBCUTIS_MM, sp, border_inside=True))[box]
     g = gap[box] & f
-    lens = s0[g]
-    lens = lens[(lens > FLUID_HU[0]) & (lens < 60)]
-    fluid_level = _mode(lens, FLUID_HU[0], 40.0) if lens.size >= 20 else 10.0
-    fluid_level = float(np.clip(fluid_level, -5.0, FLUID_MAX_HU))
-    # The core: within CORE_BAND_HU of the fluid level (periarticular fat with fibrous strands
-    # lies below, muscle and viscera above); in the articular gaps, where the fluid film lies
-    # between cartilage layers, anything darker than half way to cartilage.
-    core = (np.abs(s0 - fluid_level) <= CORE_BAND_HU) & f & deep
-    core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= fluid_level - CORE_BAND_HU)
     bone_dist = ndimage.distance_transform_edt(~anybone[box], sampling=sp)
-    core &= bone_dist <= RECESS_REACH_MM
-    # In-plane opening: noise specks of fluid density in soft tissue fall away, 3 mm films stay.
-    core = ndimage.binary_opening(core, structure=_INPLANE_CROSS)
-    lab, _ = ndimage.label(core)
-    seeds = np.unique(lab[g & core])
+    wrapped = bone_dist if capsule is None else ndimage.distance_transform_edt(~capsule[box], sampling=sp)
+    near = f & (wrapped <= RECESS_REACH_MM)
+    # The fluid's level: first the commonest density in the articular gaps (thin films, which
+    # partial volume with cartilage biases upwards), then, twice, the commonest density inside
+    # the fluid that level finds, away from its outline. No fixed water value: an effusion
+    # measures 0-20 HU, blood more, and a scanner's calibration or beam hardening shifts all.
+    lens = s0[g]
+    lens = lens[(lens > FLUID_HU[0]) & (lens < FLUID_SEARCH_MAX_HU)]
+    fluid_level = _mode(lens, FLUID_HU[0], FLUID_SEARCH_MAX_HU) if lens.size >= 20 else 10.0
+    for _ in range(LEVEL_ROUNDS):
+        lab, seeds = _fluid_core(s0, g, near, deep, fluid_level)
+        inner = ndimage.binary_erosion(np.isin(lab, seeds[seeds > 0]), structure=_INPLANE_CROSS)
+        inner &= ~ndimage.binary_dilation(g, iterations=1)
+        if inner.sum() < LEVEL_MIN_VOXELS:
+            break
+        fluid_level = _mode(s0[inner], fluid_level - CORE_BAND_HU, fluid_level + CORE_BAND_HU, bin_width=1.0)
+    lab, seeds = _fluid_core(s0, g, near, deep, fluid_level)
+    core = lab > 0
     # Pockets of fluid lying against the joint's bones (gutters, posterior condylar recesses)
     # belong to the joint too, even where the film joining them to the gap is too thin to see.
     sizes = np.bincount(lab.ravel()) * float(np.prod(sp)) / 1000.0
@@ -797,6 +821,24 @@ def _add_recesses(
     out = np.zeros(volume.shape, dtype=bool)
     out[box] = grown
     return out
+
+
+def _fluid_core(
+    s0: np.ndarray, g: np.ndarray, near: np.ndarray, deep: np.ndarray, fluid_level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fluid's connected core at ``fluid_level``, labelled, and the labels that reach the
+    articular gaps ``g``: within ``CORE_BAND_HU`` of the level (periarticular fat with fibrous
+    strands lies below, muscle and viscera above), in the gaps anything darker than half way to
+    cartilage (the film between cartilage layers); opened in-plane so that noise specks of
+    fluid density in soft tissue fall away while 3 mm films stay."""
+    from scipy import ndimage
+
+    core = (np.abs(s0 - fluid_level) <= CORE_BAND_HU) & near & deep
+    core |= g & (s0 <= 0.5 * (fluid_level + NEIGHBOUR_MAX_HU)) & (s0 >= fluid_level - CORE_BAND_HU)
+    core &= near
+    core = ndimage.binary_opening(core, structure=_INPLANE_CROSS)
+    lab, _ = ndimage.label(core)
+    return lab, np.unique(lab[g & core])
 
 
 # ---------------------------------------------------------------------------------------------
