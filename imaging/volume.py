@@ -33,6 +33,7 @@ class SeriesInfo:
     series_description: str = ""
     series_number: int | None = None
     body_part: str = ""
+    laterality: str = ""  # "R" or "L" from (0020,0060) Laterality or (0020,0062) ImageLaterality
 
 
 def affine_from_geometry(

@@ -41,7 +41,7 @@ from imaging.volume import Volume
 from imaging.windowing import MR_AUTO, presets_for
 from ui.label_surfaces import label_meshes
 from ui.panels.measurements import MeasurementsPanel
-from ui.panels.structures import StructuresPanel
+from ui.panels.structures import StructuresPanel, warnings_of
 from ui.panels.study_browser import StudyBrowser
 from ui.screenshot import save_png
 from ui.settings import app_settings
@@ -524,6 +524,9 @@ class MainWindow(QMainWindow):
         self.state.set_show_labels(True)
         self.structures_dock.raise_()
         self.statusBar().showMessage(f"{len(lm.legend)} structures", 5000)
+        warnings = warnings_of(lm)
+        if warnings:
+            self.show_error("Check before planning", "\n\n".join(warnings), warning=True)
 
     def load_labelmap(self, path: str | Path | None = None) -> Task | None:
         """Read a label map of this study (refused if it lies on another grid)."""

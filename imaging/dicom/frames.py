@@ -83,6 +83,7 @@ class ImageFile:
     pixel_length: int
     number_of_frames: int
     pixel_tag: int = 0x7FE00010  # (7FE0,0008/0009) are float / double pixel data
+    laterality: str = ""  # "R" or "L" (Laterality, else ImageLaterality); "" when neither says
     non_image_kind: str = ""  # "SR", "PR", ... for objects that are not images
     parsed_by: str = "fast"
     frames: list[Frame] = field(default_factory=list)
@@ -174,6 +175,17 @@ def _is_image_storage(sop: str) -> bool:
         return False
 
 
+def laterality_code(*values: object) -> str:
+    """``"R"`` or ``"L"``: the first of the DICOM laterality values given (Laterality, then
+    ImageLaterality) that says one side; ``""`` when none does (``B`` both, ``U`` unpaired or
+    absent)."""
+    for v in values:
+        code = str(v or "").strip().upper()
+        if code in ("R", "L"):
+            return code
+    return ""
+
+
 def _int(v: object) -> int | None:
     return v if isinstance(v, int) else None
 
@@ -221,6 +233,7 @@ def read_file(path: str, size: int | None = None) -> ImageFile:
         series_number=_int(v.get("SeriesNumber")),
         series_description=str(v.get("SeriesDescription") or ""),
         body_part=str(v.get("BodyPartExamined") or ""),
+        laterality=laterality_code(v.get("Laterality"), v.get("ImageLaterality")),
         manufacturer=str(v.get("Manufacturer") or ""),
         frame_of_reference_uid=str(v.get("FrameOfReferenceUID") or ""),
         transfer_syntax=h.transfer_syntax,

@@ -94,6 +94,8 @@ TAGS: dict[int, tuple[str, str]] = {
     0x00200032: ("ImagePositionPatient", "F"),
     0x00200037: ("ImageOrientationPatient", "F"),
     0x00200052: ("FrameOfReferenceUID", "s"),
+    0x00200060: ("Laterality", "s"),
+    0x00200062: ("ImageLaterality", "s"),
     0x00200100: ("TemporalPositionIdentifier", "i"),
     0x00280002: ("SamplesPerPixel", "u"),
     0x00280004: ("PhotometricInterpretation", "s"),

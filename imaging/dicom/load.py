@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from imaging.dicom.frames import laterality_code
 from imaging.dicom.index import ScanResult, Stack
 from imaging.dicom.limits import check_allocation
 from imaging.dicom.pixels import output_dtype, read_frames
@@ -39,6 +40,7 @@ def series_info(ds) -> SeriesInfo:
         series_description=str(ds.get("SeriesDescription", "")),
         series_number=int(number) if number not in (None, "") else None,
         body_part=str(ds.get("BodyPartExamined", "")),
+        laterality=laterality_code(ds.get("Laterality"), ds.get("ImageLaterality")),
     )
 
 

@@ -208,6 +208,7 @@ def _info(f: ImageFile) -> SeriesInfo:
         series_description=f.series_description,
         series_number=f.series_number,
         body_part=f.body_part,
+        laterality=f.laterality,
     )
 
 

@@ -912,6 +912,49 @@ APPROACH_FRACTION = 0.25  # share of the region's voxels, those nearest the appr
 APPROACH_SIDE = {"hip": (0.0, -1.0, 0.0), "shoulder": (0.0, 1.0, 0.0)}
 
 
+_SIDE_WORDS = {"right": ("RIGHT", "RT"), "left": ("LEFT", "LT")}
+_LIMB = {"knee": "knee", "shoulder": "shoulder", "hip": "hip"}
+
+
+def header_side(volume: Volume) -> str:
+    """The side the DICOM header names: ``Laterality`` / ``ImageLaterality``, else a whole word
+    RIGHT/RT or LEFT/LT in the series, study or body-part text; ``""`` when it does not say or
+    says both."""
+    code = volume.info.laterality
+    if code in ("R", "L"):
+        return "right" if code == "R" else "left"
+    import re
+
+    text = " ".join([volume.info.series_description, volume.info.study_description, volume.info.body_part]).upper()
+    words = set(re.findall(r"[A-Z]+", text))
+    said = [side for side, keys in _SIDE_WORDS.items() if words & set(keys)]
+    return said[0] if len(said) == 1 else ""
+
+
+def check_side(volume: Volume, anatomy: str, site: str) -> tuple[str, str, list[str]]:
+    """The joint's side, where it was read from, and warnings for the user: the anatomy decides
+    (it is measured in patient coordinates); the DICOM header is the fallback, and a header that
+    names the other side is a warning to check before planning (a wrong-side plan is a never
+    event)."""
+    header = header_side(volume)
+    limb = _LIMB.get(site, site)
+    if anatomy and header and anatomy != header:
+        return anatomy, "anatomy", [
+            f"The anatomy reads as a {anatomy} {limb}, but the DICOM header says {header}. Check the side "
+            "(the patient's position and the study's labels) before planning."
+        ]
+    if anatomy:
+        return anatomy, "anatomy", []
+    if header:
+        return header, "DICOM header", [
+            f"The side could not be read from the anatomy; the DICOM header says {header} {limb}. Confirm it on the images."
+        ]
+    return "", "", [
+        f"The side of this {limb} could be read neither from the anatomy nor from the DICOM header; "
+        "the planner will assume the side of the patient's midline the target lies on. Confirm it on the images."
+    ]
+
+
 def _assemble(
     volume: Volume,
     body: np.ndarray,
@@ -943,7 +986,9 @@ def _assemble(
     labels.append(Label(soft_v, "soft tissue", "other", DEFAULT_COLORS["other"]))
     if point is None:
         point = target_centre(volume, target, site)
-    info = {"side": side, "method": "capsule model between articular surfaces + connected fluid recesses"}
+    side, source, warnings = check_side(volume, side, site)
+    info = {"side": side, "side_from": source, "method": "capsule model between articular surfaces + connected fluid recesses"}
     info.update(extra or {})
+    info["warnings"] = list(info.get("warnings", [])) + warnings
     landmarks = Landmarks(task=site, target={"name": tname, "lps": [round(float(c), 2) for c in point]}, extra=info)
     return LabelMap(volume.with_array(arr), Legend(tuple(labels)), landmarks)

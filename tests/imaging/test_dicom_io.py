@@ -120,3 +120,24 @@ def test_files_in_any_order_load_sorted_by_position(tmp_path):
     for n, p in enumerate(paths):
         p.rename(tmp_path / f"x{(n * 7) % len(paths):03d}_{n}.dcm")
     assert_same_image(imaging.load(tmp_path), vol, atol_mm=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"Laterality": "L"}, "L"),
+        ({"ImageLaterality": "R"}, "R"),
+        ({"Laterality": "R", "ImageLaterality": "L"}, "R"),  # the series' own value first
+        ({"ImageLaterality": "B"}, ""),  # both sides: not one
+        ({}, ""),
+    ],
+)
+def test_laterality_is_read_from_the_header(tmp_path, tags, expected):
+    """(0020,0060) Laterality, else (0020,0062) ImageLaterality: R or L, read by the fast header
+    parser and by pydicom alike (the segmentation checks the side the anatomy shows against it)."""
+    from imaging.dicom.load import series_info
+
+    vol = make_volume(np.eye(3))
+    paths = write_series(vol, tmp_path, seed="lat", series_description="knee", extra=tags)
+    assert imaging.load(tmp_path).info.laterality == expected
+    assert series_info(pydicom.dcmread(paths[0])).laterality == expected

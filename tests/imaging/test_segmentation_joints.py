@@ -123,6 +123,9 @@ def test_whole_body_is_labelled_and_bones_named_on_the_right_side(phantom):
     read = result.landmarks.extra.get("side")
     if name in SIDE_READ:
         assert read == side, f"{name}: read as the {read or 'unknown'} side, the sample is the {side}"
+        # the phantom's header names the same side: read from the anatomy, nothing to check
+        assert result.landmarks.extra["side_from"] == "anatomy"
+        assert result.landmarks.extra["warnings"] == []
     else:
         assert read in (side, ""), f"{name}: read as the {read} side, the sample is the {side}"
 
@@ -140,6 +143,44 @@ def test_a_denser_effusion_is_found_as_well(name):
     assert d >= MIN_DICE[name]["target"] - 0.01, f"{name} +20 HU: target Dice {d:.3f}"
     value = truth.volume.value_at(result.landmarks.target["lps"])
     assert value in [lab.value for lab in truth.legend.of_kind("target")]
+
+
+def _info(**kw) -> SeriesInfo:
+    return SeriesInfo(modality="CT", **kw)
+
+
+@pytest.mark.parametrize(
+    ("info", "said"),
+    [
+        (_info(laterality="R"), "right"),
+        (_info(laterality="L", series_description="KNEE RT"), "left"),  # the coded value first
+        (_info(series_description="CT KNEE LT 1.5 mm"), "left"),
+        (_info(study_description="RIGHT SHOULDER"), "right"),
+        (_info(series_description="BOTH KNEES RT LT"), ""),  # says both
+        (_info(series_description="SOFT TISSUE"), ""),  # LT inside a word is not a side
+    ],
+)
+def test_the_side_the_header_names(info, said):
+    from imaging.segmentation.joints import header_side
+
+    vol = Volume(np.zeros((2, 2, 2), np.int16), np.eye(4), info)
+    assert header_side(vol) == said
+
+
+def test_the_anatomy_decides_the_side_and_a_contradicting_header_is_a_warning():
+    from imaging.segmentation.joints import check_side
+
+    def vol(**kw):
+        return Volume(np.zeros((2, 2, 2), np.int16), np.eye(4), _info(**kw))
+
+    assert check_side(vol(laterality="R"), "right", "knee") == ("right", "anatomy", [])
+    side, source, warnings = check_side(vol(laterality="R"), "left", "knee")
+    assert (side, source) == ("left", "anatomy")
+    assert len(warnings) == 1 and "left knee" in warnings[0] and "header says right" in warnings[0]
+    side, source, warnings = check_side(vol(laterality="L"), "", "hip")
+    assert (side, source) == ("left", "DICOM header") and "could not be read from the anatomy" in warnings[0]
+    side, source, warnings = check_side(vol(), "", "shoulder")
+    assert side == "" and "neither" in warnings[0]
 
 
 def test_mr_t1_is_refused_with_advice():

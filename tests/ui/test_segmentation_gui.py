@@ -253,3 +253,36 @@ def test_toggling_labels_with_the_3d_planes_shown_logs_no_vtk_error(main_window,
     err = capfd.readouterr().err
     assert "ERR|" not in err and "vtkImageBlend" not in err, err[-2000:]
     assert window.state.show_labels
+
+
+@pytest.mark.slow
+def test_a_side_the_header_contradicts_is_shown_before_planning(main_window, qtbot, screenshot_dir):
+    """The knee phantom mirrored on its grid is a left knee whose DICOM header still says R: the
+    segmentation reads the side from the anatomy, and the user is told to check it, in a
+    message box and in the Structures panel."""
+    from imaging.volume import Volume
+
+    window = main_window
+    vol = load_and_wait(qtbot, window, sample_path("knee_ct"))
+    assert vol.info.laterality == "R"
+    across = 2 - int(np.argmax(np.abs(vol.affine[0, :3])))  # the array axis along the patient's x
+    flip = tuple(slice(None, None, -1) if a == across else slice(None) for a in range(3))
+    window.set_volume(Volume(vol.array[flip].copy(), vol.affine, vol.info))
+    panel = window.structures_panel
+    panel.task_combo.setCurrentIndex(panel.task_combo.findData("knee"))
+    qtbot.mouseClick(panel.segment_button, Qt.MouseButton.LeftButton)
+    task = window.task
+    qtbot.waitUntil(lambda: task.finished, timeout=120000)
+    lm = window.state.labelmap
+    assert lm is not None and lm.landmarks.extra["side"] == "left"
+    box = window._error_box
+    qtbot.waitUntil(box.isVisible, timeout=5000)
+    assert box.windowTitle() == "Check before planning"
+    assert "left knee" in box.text() and "header says right" in box.text()
+    assert panel.warnings.isVisible() and "header says right" in panel.warnings.text()
+    assert "side: left (from the anatomy)" in panel.summary.text()
+    save_png(window, screenshot_dir / "knee_side_warning.png")
+    box.accept()
+    # without a label map there is nothing to check
+    window.state.set_labelmap(None)
+    assert not panel.warnings.isVisible() and panel.warnings.text() == ""

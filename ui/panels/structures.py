@@ -24,6 +24,13 @@ from ui.viewer_state import ViewerState
 TASK_TITLES = {"auto": "automatic", "lumbar": "lumbar spine", "knee": "knee", "shoulder": "shoulder", "hip": "hip"}
 
 
+def warnings_of(labelmap) -> list[str]:
+    """The warnings a label map's landmarks carry (segmentation checks for the user)."""
+    marks = labelmap.landmarks if labelmap is not None else None
+    found = (marks.extra or {}).get("warnings", []) if marks is not None else []
+    return [str(w) for w in found if str(w).strip()]
+
+
 def _swatch(rgb) -> QIcon:
     pix = QPixmap(14, 14)
     pix.fill(QColor(*rgb))
@@ -69,12 +76,18 @@ class StructuresPanel(QWidget):
         self.legend.itemDoubleClicked.connect(self.go_to)
         self.summary = QLabel("No label map. Segment the study or File > Load label map.", self)
         self.summary.setWordWrap(True)
+        self.warnings = QLabel("", self)
+        self.warnings.setObjectName("segmentation_warnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #b35900; font-weight: bold;")
+        self.warnings.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
         layout.addLayout(opacity_row)
         layout.addWidget(self.legend, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(self.warnings)
         state.labelsChanged.connect(self.refresh)
         state.labelDisplayChanged.connect(self._sync)
         self.refresh()
@@ -101,10 +114,20 @@ class StructuresPanel(QWidget):
                 parts.append(f"target: {marks.target.get('name', '')}" + (f" at LPS ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f})" if p else ""))
             if marks is not None and marks.levels:
                 parts.append("levels: " + " ".join(str(lv.get("name", "")) for lv in marks.levels))
+            extra = marks.extra if marks is not None else {}
+            if extra.get("side"):
+                parts.append(f"side: {extra['side']}" + (f" (from the {extra['side_from']})" if extra.get("side_from") else ""))
             self.summary.setText("; ".join(parts))
+            self.show_warnings(warnings_of(lm))
         else:
             self.summary.setText("No label map. Segment the study or File > Load label map.")
+            self.show_warnings([])
         self.legend.blockSignals(False)
+
+    def show_warnings(self, warnings: list[str]) -> None:
+        """What the segmentation asks the user to check (side, level count), in the panel."""
+        self.warnings.setText("\n".join(f"Check: {w}" for w in warnings))
+        self.warnings.setVisible(bool(warnings))
 
     def _sync(self) -> None:
         self.show_box.blockSignals(True)
