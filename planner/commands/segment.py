@@ -94,6 +94,10 @@ def format_landmarks(landmarks) -> str:
         conus = (landmarks.extra or {}).get("conus_assumed_at")
         if conus:
             lines.append(f"  (the conus is not visible on CT; assumed to end at {conus})")
+    side = (landmarks.extra or {}).get("side")
+    if side:
+        source = (landmarks.extra or {}).get("side_from")
+        lines.append(f"Side: {side}" + (f" (from the {source})" if source else ""))
     for warning in (landmarks.extra or {}).get("warnings", []):
         lines.append(f"WARNING: {warning}")
     if landmarks.target:

@@ -70,3 +70,18 @@ def test_ground_truth_on_another_grid_is_refused(lumbar, tmp_path, capsys):
     write_labelmap(tmp_path / "gt.nrrd", LabelMap(other, Legend((Label(1, "nerve", "nerve"),))))
     rc = main(["segment", str(folder), "--out", str(tmp_path / "l.nrrd"), "--structures-from", str(tmp_path / "gt.nrrd")])
     assert rc != 0 and "grid" in capsys.readouterr().err
+
+
+def test_the_printed_landmarks_say_the_side_and_what_to_check():
+    from imaging.labelmap import Landmarks
+    from planner.commands.segment import format_landmarks
+
+    marks = Landmarks(
+        task="knee",
+        target={"name": "joint space", "lps": [-98.0, -12.0, -376.0]},
+        extra={"side": "left", "side_from": "anatomy", "warnings": ["The anatomy reads as a left knee, but the DICOM header says right."]},
+    )
+    text = format_landmarks(marks)
+    assert "Side: left (from the anatomy)" in text
+    assert "WARNING: The anatomy reads as a left knee, but the DICOM header says right." in text
+    assert "Target: joint space at (  -98.0,   -12.0,  -376.0) mm (LPS)" in text
