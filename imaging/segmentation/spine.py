@@ -17,8 +17,9 @@ Method (classical, on a ~2 mm grid; "count up from the sacrum"):
    12 mm. L5-S1 is the disc with the smallest gap to the top of the sacrum; the levels are counted
    upwards from it (L5, L4, ... L1, T12). As a check, the vertebrae that bone far from the
    spine (ribs) joins on both sides are reported (``extra["rib_bearing"]``; it should be T12),
-   with a warning when that is L1 or L2. Transitional vertebrae (six lumbar vertebrae, a
-   sacralised L5) are not otherwise recognised; check the level table against the images.
+   with a warning when that is L1 or L2, and when a T12 in view has no ribs (six lumbar-type
+   vertebrae, or a T12 without ribs). A sacralised L5 is not recognised; check the level table
+   against the images.
 
 Landmarks: ``levels`` ``[{"name", "centre", "label"}]`` head to foot (``label``: the legend name
 of that vertebra, "sacrum" for S1), ``windows`` as described in :class:`imaging.labelmap.Landmarks`
@@ -140,7 +141,7 @@ def segment_lumbar(volume: Volume, *, progress: Progress | None = None, cancel: 
             f"down to the {CONUS_INTERSPACE} disc",
             "discs": [{"name": d["name"], "centre": _r(d["centre"]), "normal": _r(d["normal"], 4)} for d in discs],
             "rib_bearing": rib_bearing,
-            "warnings": _level_warnings(rib_bearing, [lv["name"] for lv in levels]),
+            "warnings": _level_warnings(rib_bearing, [lv["name"] for lv in levels], _whole_in_view(volume, levels)),
         },
     )
     steps(1.0, "Lumbar spine done")
@@ -674,12 +675,33 @@ def _rib_bearing(labels_c, names, col, sp) -> list[str]:
     return out
 
 
-def _level_warnings(rib_bearing: list[str], names: list[str]) -> list[str]:
+# The 12th rib's head joins T12 beside its pedicles, level with the upper half of the body: in
+# view when the body's centre lies this far below the top of the scan.
+RIB_VIEW_MM = 8.0
+
+
+def _whole_in_view(volume: Volume, levels: list[dict]) -> list[str]:
+    """The levels whose rib joints lie in the field of view (ribs there would show)."""
+    top = float(volume.corner_centres()[:, 2].max())
+    return [lv["name"] for lv in levels if top - float(lv["centre"][2]) >= RIB_VIEW_MM]
+
+
+def _level_warnings(rib_bearing: list[str], names: list[str], whole: list[str] | None = None) -> list[str]:
+    """Checks of the count from the sacrum: ribs should join T12 and nothing lower. Ribs on L1
+    or L2 mean a transitional vertebra or a miscount; a T12 in view without ribs means six
+    lumbar-type vertebrae (a lumbarised S1, or a T12 without ribs) or ribs too short to see."""
     warnings = []
     if "L1" in rib_bearing or "L2" in rib_bearing:
         warnings.append(
             "Bone joins the vertebra labelled L1 (or L2) on both sides like ribs: a transitional "
             "vertebra or a miscount. Check the level labels on the sagittal view."
+        )
+    elif "T12" in (whole or []) and not {"T10", "T11", "T12"} & set(rib_bearing):
+        warnings.append(
+            "No ribs were found joining the vertebra above L1 (labelled T12): six lumbar-type "
+            "vertebrae (a lumbarised S1, or a T12 without ribs) or ribs too short to see. The levels "
+            "are counted up from the sacrum; check the count on a view of the whole spine before "
+            "choosing a level."
         )
     return warnings
 

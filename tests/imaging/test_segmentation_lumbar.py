@@ -250,3 +250,22 @@ def test_lumbar_refuses_a_sagittal_series_and_mr(study):
     mr = volume.with_array(volume.array, info=SeriesInfo(modality="MR"))
     with pytest.raises(LumbarError, match="CT"):
         segment_lumbar(mr)
+
+
+def test_a_t12_without_ribs_is_reported_as_possible_transitional_anatomy(study):
+    """Six lumbar-type vertebrae (or a T12 without ribs): the sample with the ribs beside T12
+    erased (bone more than 30 mm from the midline within 25 mm of T12's centre becomes muscle).
+    The count from the sacrum cannot tell, so the user is told to check it; the levels stay."""
+    volume, lm, _ = study
+    t12 = np.asarray(next(lv["centre"] for lv in lm.landmarks.levels if lv["name"] == "T12"), float)
+    k, j, i = np.indices(volume.shape)
+    pts = volume.index_to_lps(np.stack([i.ravel(), j.ravel(), k.ravel()], -1).astype(float)).reshape(*volume.shape, 3)
+    ribs = (np.abs(pts[..., 2] - t12[2]) < 25.0) & (np.abs(pts[..., 0] - t12[0]) > 30.0) & (volume.array > 150)
+    assert ribs.sum() > 200, "no rib bone found beside T12 in the sample"
+    erased = volume.with_array(np.where(ribs, 40, volume.array).astype(volume.array.dtype))
+    result = segment(erased, "lumbar")
+    names = [lv["name"] for lv in result.landmarks.levels]
+    assert names == [lv["name"] for lv in lm.landmarks.levels]
+    assert "T12" not in result.landmarks.extra["rib_bearing"]
+    warnings = result.landmarks.extra["warnings"]
+    assert len(warnings) == 1 and "six lumbar-type vertebrae" in warnings[0]
