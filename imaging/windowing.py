@@ -7,6 +7,7 @@ A window ``(width, level)`` shows values from ``level - width/2`` (black) to ``l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,10 +101,19 @@ def presets_for(volume: Volume) -> dict[str, WindowLevel]:
     return auto | {"auto wide": percentile_window(volume.array, 0.5, 99.9)}
 
 
+_JOINT_WORDS = ("KNEE", "SHOULDER", "HIP", "ANKLE", "ELBOW", "WRIST", "JOINT", "EXTREMITY")
+
+
 def default_window(volume: Volume) -> tuple[str, WindowLevel]:
-    """The first window a study is shown with: spine for CT, percentiles otherwise."""
+    """The first window a study is shown with: on CT, soft tissue for a joint (the body part or
+    descriptions name one: the joint fluid, the target, then shows against muscle and fat) and
+    spine otherwise (vertebral bone and paraspinal tissue together); percentiles on MR."""
     presets = presets_for(volume)
-    name = "spine" if volume.modality == "CT" else MR_AUTO
+    if volume.modality != "CT":
+        return MR_AUTO, presets[MR_AUTO]
+    info = volume.info
+    words = set(re.findall(r"[A-Z]+", " ".join([info.body_part, info.study_description, info.series_description]).upper()))
+    name = "soft tissue" if words & set(_JOINT_WORDS) else "spine"
     return name, presets[name]
 
 

@@ -60,6 +60,13 @@ def test_presets_depend_on_modality():
     ct = _vol(np.zeros((2, 2, 2), np.int16), "CT")
     assert presets_for(ct) == CT_PRESETS | {MR_AUTO: percentile_window(ct.array)}
     assert default_window(ct) == ("spine", CT_PRESETS["spine"])
+    # a joint CT opens in the soft-tissue window, where its fluid (the target) shows
+    knee = Volume(ct.array, ct.affine, SeriesInfo(modality="CT", body_part="KNEE"))
+    assert default_window(knee) == ("soft tissue", CT_PRESETS["soft tissue"])
+    hip = Volume(ct.array, ct.affine, SeriesInfo(modality="CT", series_description="CT HIP LT 2 mm"))
+    assert default_window(hip)[0] == "soft tissue"
+    spine = Volume(ct.array, ct.affine, SeriesInfo(modality="CT", body_part="LSPINE"))
+    assert default_window(spine)[0] == "spine"
     mr = _vol(np.arange(1000, dtype=np.float32).reshape(10, 10, 10), "MR")
     name, wl = default_window(mr)
     assert name == MR_AUTO and name in presets_for(mr)
