@@ -256,7 +256,7 @@ def _to_full_grid(
     size = (3, 3, 3)
     lmax = ndimage.maximum_filter(sm, size=size)
     lmin = ndimage.minimum_filter(sm, size=size)
-    half = grid.up(0.5 * (lmax + lmin))
+    half_w = 0.5 * (lmax + lmin)  # carried up per bone box (the whole grid up is 4 bytes a voxel)
     arr = volume.array
     out: dict[str, np.ndarray] = {}
     anybone = np.zeros(volume.shape, dtype=bool)
@@ -271,7 +271,7 @@ def _to_full_grid(
         inner = grid_up(sub_grid, ndimage.binary_erosion(mw))
         outer = grid_up(sub_grid, ndimage.binary_dilation(mw))
         band = outer & ~inner
-        keep = inner | (band & (arr[sl] >= half[sl]))
+        keep = inner | (band & (arr[sl] >= grid_up(sub_grid, half_w[sl_w])))
         full = np.zeros(volume.shape, dtype=bool)
         full[sl] = keep & ~anybone[sl]
         anybone |= full
@@ -637,11 +637,13 @@ def _joint_space(
     anybone = np.zeros(volume.shape, dtype=bool)
     for m in named.values():
         anybone |= m
-    capsule = np.zeros(volume.shape, dtype=bool)
-    for name in _CAPSULE_BONES.get(site, tuple(named)):
-        if name in named:
-            capsule |= named[name]
-    return _add_recesses(volume, sm, body, anybone, target, sp, capsule if capsule.any() else None)
+    capsule = None
+    if site in _CAPSULE_BONES:
+        capsule = np.zeros(volume.shape, dtype=bool)
+        for name in _CAPSULE_BONES[site]:
+            if name in named:
+                capsule |= named[name]
+    return _add_recesses(volume, sm, body, anybone, target, sp, capsule if capsule is not None and capsule.any() else None)
 
 
 def _joint_space_gaps(volume: Volume, body: np.ndarray, named: dict[str, np.ndarray], site: str) -> np.ndarray:

@@ -276,3 +276,21 @@ def test_lung_cut_by_the_field_of_view_is_body_and_carries_no_skin():
     p = voxel_centres(vol_c)
     deep = ((p[..., 0] - 130.0) / 94.0) ** 2 + ((p[..., 1] - 100.0) / 64.0) ** 2 <= 1.0  # 6 mm inside
     assert not lm.mask("skin")[deep].any(), "no skin drawn along the lung"
+
+
+def test_bounding_box_is_the_extent_of_the_mask_padded_and_clipped():
+    """Against the voxel list (np.argwhere) on random masks, empty ones included."""
+    from imaging.segmentation.common import bounding_box
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        shape = tuple(int(n) for n in rng.integers(1, 12, 3))
+        mask = rng.random(shape) < rng.random() * 0.1
+        pad = tuple(int(p) for p in rng.integers(0, 3, 3))
+        idx = np.argwhere(mask)
+        expected = None
+        if len(idx):
+            lo = np.maximum(idx.min(axis=0) - pad, 0)
+            hi = np.minimum(idx.max(axis=0) + 1 + np.asarray(pad), shape)
+            expected = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        assert bounding_box(mask, pad, shape) == expected
