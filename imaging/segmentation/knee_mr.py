@@ -48,7 +48,7 @@ from imaging.segmentation.body import skin_layer
 from imaging.segmentation.common import ball
 from imaging.volume import Volume
 
-__all__ = ["KneeMRError", "mr_weighting", "segment_knee_mr"]
+__all__ = ["KneeMRError", "mr_weighting", "segment_knee_mr", "weighting_from_text"]
 
 _T1_WORDS = ("T1",)
 _FLUID_WORDS = ("T2", "PD", "STIR", "FS", "FATSAT", "FAT SAT", "SPAIR", "SPIR", "DIXON W", "WATER", "TIRM")
@@ -94,14 +94,19 @@ def mr_weighting(volume: Volume, body: np.ndarray | None = None) -> str:
 
     From the series description when it says; otherwise from the image: on T1 the subcutaneous
     fat is brighter than the deep soft tissue, on a fat-suppressed series it is darker."""
-    text = " ".join([volume.info.series_description, volume.info.study_description]).upper().replace("_", " ")
+    said = weighting_from_text(" ".join([volume.info.series_description, volume.info.study_description]))
+    return said or _weighting_from_image(volume, body)
+
+
+def weighting_from_text(text: str) -> str:
+    """``"T1"``, ``"fluid"`` (T2/PD/STIR or fat-suppressed: fluid bright) or ``""`` from a series
+    description such as "SAG T2 TSE FS" or "COR PD SPAIR"."""
+    text = text.upper().replace("_", " ")
     t1 = any(w in text.replace("T1RHO", "") for w in _T1_WORDS)
     fluid = any(w in text for w in _FLUID_WORDS if w != "FS") or " FS" in f" {text}" or "FS " in f"{text} "
     if t1 and not any(w in text for w in ("T2", "PD", "STIR")):
         return "T1"
-    if fluid:
-        return "fluid"
-    return _weighting_from_image(volume, body)
+    return "fluid" if fluid else ""
 
 
 def _weighting_from_image(volume: Volume, body: np.ndarray | None) -> str:

@@ -105,6 +105,40 @@ def format_landmarks(landmarks) -> str:
     return "\n".join(lines) if lines else "No landmarks."
 
 
+def _stack_for_task(result, args: argparse.Namespace):
+    """The stack to segment: the one named (--series/--stack), the folder's only one, or, in a
+    study of several series, the one series the task can use: on a knee MR the fluid-sensitive
+    (fat-suppressed) series, where joint fluid is bright. Otherwise the user is asked to choose."""
+    from imaging.errors import NotAVolumeError
+    from imaging.segmentation.knee_mr import weighting_from_text
+    from planner.commands.convert import choose_stack
+
+    where = str(args.folder)
+    if args.series is not None or args.stack is not None:
+        return choose_stack(result, args.series, args.stack, where)
+    stacks = [s for s in result.stacks() if s.loadable]
+    series = {s.series_uid for s in stacks}
+    if len(series) > 1 and args.task in ("auto", "knee"):
+        fluid = [s for s in stacks if s.info.modality == "MR" and weighting_from_text(s.info.series_description) == "fluid"]
+        if len({s.series_uid for s in fluid}) == 1 and len(fluid) == 1:
+            chosen = fluid[0]
+            print(
+                f"Segmenting series {chosen.info.series_number or ''} '{chosen.info.series_description}': the "
+                "fluid-sensitive series of this MR study, where joint fluid is bright (choose another with --series UID).",
+                file=sys.stderr,
+            )
+            return chosen
+    try:
+        return choose_stack(result, None, None, where)
+    except NotAVolumeError as exc:
+        if len(series) <= 1:
+            raise
+        listing = "; ".join(
+            f"--series {s.series_uid}  ({s.info.modality} '{s.info.series_description}', {s.image_count} images)" for s in stacks
+        )
+        raise NotAVolumeError(f"{where} holds {len(series)} image series; choose the one to segment: {listing}.") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     from imaging.labelmap import LabelMap, Landmarks, Legend, read_labelmap, write_labelmap
     from imaging.segmentation import segment
@@ -115,10 +149,8 @@ def run(args: argparse.Namespace) -> int:
     seeds = [_parse_point(s) for s in args.vessel_seed]
     if not args.folder.is_dir():
         raise NoImagesError(f"{args.folder} is not a folder. Choose the folder that holds the DICOM study.")
-    from planner.commands.convert import choose_stack
-
     result = imaging.scan(args.folder)
-    stack = choose_stack(result, args.series, args.stack, str(args.folder))
+    stack = _stack_for_task(result, args)
     volume = imaging.load(stack)
     for w in volume.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -85,3 +85,37 @@ def test_the_printed_landmarks_say_the_side_and_what_to_check():
     assert "Side: left (from the anatomy)" in text
     assert "WARNING: The anatomy reads as a left knee, but the DICOM header says right." in text
     assert "Target: joint space at (  -98.0,   -12.0,  -376.0) mm (LPS)" in text
+
+
+@pytest.mark.slow
+def test_a_knee_mr_study_of_two_series_segments_its_fluid_sensitive_series(tmp_path, capsys):
+    """The knee MR sample holds a T1 and a T2 fat-sat series: `segment FOLDER` takes the one the
+    knee task needs (fluid bright), says which, and writes a label map on its grid."""
+    folder = sample_path("knee_mr")
+    out = tmp_path / "knee.nrrd"
+    rc = main(["segment", str(folder), "--out", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "SAG T2 TSE FS" in captured.err and "--series" in captured.err
+    t2 = imaging.load(folder / "t2fs")
+    lm = read_labelmap(out, reference=t2)  # refused if it were on another series' grid
+    assert lm.landmarks.task == "knee" and lm.legend.get("joint space").kind == "target"
+    assert "Side: right (from the anatomy)" in captured.out
+
+
+def test_a_study_of_several_series_names_them_for_the_task_that_cannot_choose(tmp_path, capsys):
+    rc = main(["segment", str(sample_path("knee_mr")), "--task", "lumbar", "--out", str(tmp_path / "l.nrrd")])
+    err = capsys.readouterr().err
+    assert rc == 3  # a typed error, told in one line
+    assert "holds 2 image series" in err and err.count("--series ") == 2
+    assert "SAG T1 TSE" in err and "SAG T2 TSE FS" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "weighting"),
+    [("SAG T2 TSE FS", "fluid"), ("COR PD SPAIR", "fluid"), ("AX STIR", "fluid"), ("SAG T1 TSE", "T1"), ("T1 FS POST", "T1"), ("LOCALIZER", "")],
+)
+def test_mr_weighting_from_the_series_description(text, weighting):
+    from imaging.segmentation.knee_mr import weighting_from_text
+
+    assert weighting_from_text(text) == weighting
