@@ -490,6 +490,21 @@ def _side_from_x(lateral_x: float, medial_x: float) -> str:
     return "left" if lateral_x > medial_x else "right"
 
 
+def _looks_like_fibula(p: _Part, tibia: _Part, femur: _Part) -> bool:
+    """Below the joint line, beside and behind the tibia, a thin bone running down the leg: the
+    fibula (lateral, so it tells the side)."""
+    joint_z = 0.5 * (femur.lo[2] + tibia.hi[2])
+    lateral_offset = abs(p.centroid[0] - tibia.centroid[0])
+    return bool(
+        p.centroid[2] < joint_z
+        and p.centroid[1] > tibia.centroid[1] - 15
+        and 15.0 <= lateral_offset <= 60.0
+        and abs(p.axis[2]) >= 0.7
+        and p.length_mm >= 30.0
+        and p.radius_mm <= 14.0
+    )
+
+
 def _name_knee(parts: list[_Part]) -> tuple[list[str | None], str]:
     names: list[str | None] = [None] * len(parts)
     big = [i for i, p in enumerate(parts) if p.ml >= 5.0]
@@ -500,24 +515,13 @@ def _name_knee(parts: list[_Part]) -> tuple[list[str | None], str]:
     names[fem] = "femur"
     names[tib] = "tibia"
     femur, tibia = parts[fem], parts[tib]
-    joint_z = 0.5 * (femur.lo[2] + tibia.hi[2])
     side = ""
     fib_candidates = []
     pat_candidates = []
     for i, p in enumerate(parts):
         if names[i] is not None or p.ml < 0.5:
             continue
-        lateral_offset = abs(p.centroid[0] - tibia.centroid[0])
-        if (
-            p.centroid[2] < joint_z
-            and p.centroid[1] > tibia.centroid[1] - 15
-            and 15.0 <= lateral_offset <= 60.0
-            and abs(p.axis[2]) >= 0.7
-            and p.length_mm >= 30.0
-            and p.radius_mm <= 14.0
-        ):
-            # below the joint line, beside and behind the tibia, a thin bone running down the
-            # leg: the fibula (lateral, so it tells the side)
+        if _looks_like_fibula(p, tibia, femur):
             fib_candidates.append(i)
         elif p.centroid[1] < femur.centroid[1] and p.centroid[2] > tibia.hi[2] - 10:
             pat_candidates.append(i)

@@ -163,6 +163,10 @@ def segment_knee_mr(
     named, side = J._name_bones(volume, bones, "knee")
     # On MR, unnamed marrow-like pieces are as likely fat as bone: not labelled as bone.
     named.pop("other bone", None)
+    if "fibula" not in named:
+        found = _find_fibula(volume, norm, body, fluid, named)
+        if found is not None:
+            named["fibula"], side = found
     deep = body & ~skin_layer(body, volume, thickness_mm=SUBCUT_MM)
     named = _grow_back(named, norm, deep, fluid, volume.spacing[::-1])
     named = _add_shafts(volume, named, norm, deep)
@@ -239,6 +243,53 @@ def _bones_mr(
             out.append((full, int(i)))
     out.sort(key=lambda m: -int(m[0].sum()))
     return out
+
+
+FIBULA_DARKER = 1.0  # the fibula (fatty marrow, cortex) is darker than muscle ...
+FIBULA_LIGHTER = 0.25  # ... and lighter than the signal void of tendons and air
+FIBULA_SUBCUT_MM = 10.0  # looked for deeper than this under the skin (the fat layer is a sheet)
+FIBULA_OPEN_MM = 2.5  # fat sheets between muscles are thinner than twice this; the shaft is not
+
+
+def _find_fibula(
+    volume: Volume, norm: np.ndarray, body: np.ndarray, fluid: np.ndarray, named: dict[str, np.ndarray]
+) -> tuple[np.ndarray, str] | None:
+    """The fibula where the marrow band missed it (its fatty marrow is darker than the femur's,
+    and noise joins it to the fat and muscle around): a tube darker than muscle, deep to the
+    subcutaneous layer, away from the named bones and the fluid, opened so that fat sheets fall
+    away; of the pieces, the largest that lies as the fibula does beside the tibia (below the
+    joint line, beside and behind it, running down the leg: the knee's naming rule). Returns the
+    piece and the side it gives, or None."""
+    from scipy import ndimage
+
+    if "tibia" not in named or "femur" not in named:
+        return None
+    sp = volume.spacing[::-1]
+    s15 = J._smooth_array(norm, sp, 1.5)
+    taken = np.zeros(norm.shape, dtype=bool)
+    for m in named.values():
+        taken |= m
+    deep = body & ~skin_layer(body, volume, thickness_mm=FIBULA_SUBCUT_MM)
+    cand = deep & (s15 < FIBULA_DARKER) & (s15 > FIBULA_LIGHTER)
+    cand &= ~ndimage.binary_dilation(fluid) & ~ndimage.binary_dilation(taken, iterations=2)
+    cand = ndimage.binary_opening(cand, structure=ball(FIBULA_OPEN_MM, sp))
+    lab, n = ndimage.label(cand)
+    if n == 0:
+        return None
+    sizes = np.bincount(lab.ravel()) * float(np.prod(sp)) / 1000.0
+    sizes[0] = 0
+    tibia = J._describe(volume, named["tibia"])
+    femur = J._describe(volume, named["femur"])
+    best = None
+    for i in np.argsort(sizes)[::-1][:12]:
+        if sizes[i] < 0.5:
+            break
+        part = J._describe(volume, lab == i)
+        if J._looks_like_fibula(part, tibia, femur) and (best is None or part.ml > best.ml):
+            best = part
+    if best is None:
+        return None
+    return best.mask, J._side_from_x(best.centroid[0], tibia.centroid[0])
 
 
 GROW_STEPS = 3
@@ -437,7 +488,7 @@ def _apart_from_fat(
     reach = ball(APART_RING_MM + 1.0, flat).shape
     box = tuple(
         slice(max(0, s.start - (r // 2 + 1)), min(n, s.stop + r // 2 + 1))
-        for s, r, n in zip(ndimage.find_objects(mask.astype(np.uint8))[0], reach, mask.shape)
+        for s, r, n in zip(ndimage.find_objects(mask.astype(np.uint8))[0], reach, mask.shape, strict=True)
     )
     m = mask[box]
     inside = _inplane_distance(m, sp, axis)
