@@ -490,6 +490,9 @@ def _side_from_x(lateral_x: float, medial_x: float) -> str:
     return "left" if lateral_x > medial_x else "right"
 
 
+PATELLA_FRONT_MM = 15.0  # the patella's centre lies at least this far in front of the femur's
+
+
 def _looks_like_fibula(p: _Part, tibia: _Part, femur: _Part) -> bool:
     """Below the joint line, beside and behind the tibia, a thin bone running down the leg: the
     fibula (lateral, so it tells the side)."""
@@ -523,7 +526,9 @@ def _name_knee(parts: list[_Part]) -> tuple[list[str | None], str]:
             continue
         if _looks_like_fibula(p, tibia, femur):
             fib_candidates.append(i)
-        elif p.centroid[1] < femur.centroid[1] and p.centroid[2] > tibia.hi[2] - 10:
+        elif p.centroid[1] < femur.centroid[1] - PATELLA_FRONT_MM and p.centroid[2] > femur.lo[2] - 10:
+            # in front of the femur, not below its condyles: the patella (the femur's lowest
+            # point is the joint line; a tibia piece that leaked upwards does not move it)
             pat_candidates.append(i)
     if fib_candidates:
         f = max(fib_candidates, key=lambda i: parts[i].ml)

@@ -168,6 +168,7 @@ def segment_knee_mr(
         if found is not None:
             named["fibula"], side = found
     deep = body & ~skin_layer(body, volume, thickness_mm=SUBCUT_MM)
+    seeds = dict(named)
     named = _grow_back(named, norm, deep, fluid, volume.spacing[::-1])
     named = _add_shafts(volume, named, norm, deep)
     taken = np.zeros(norm.shape, dtype=bool)
@@ -175,7 +176,7 @@ def segment_knee_mr(
         taken |= m
     marrowish = deep & (norm < MARROW[1]) & (norm > CORTEX) & ~ndimage.binary_dilation(fluid)
     named = {name: _slice_continuity(m, volume, MIN_OVERLAP, marrowish & ~(taken & ~m)) for name, m in named.items()}
-    named = _own_level(named, norm, volume)
+    named = _own_level(named, norm, volume, seeds)
     named = _rim(named, norm, deep, volume.spacing[::-1])
     named = _tidy(named, volume, deep, norm)
     if "fibula" in named:
@@ -399,7 +400,9 @@ LEVEL_MM = 1.0
 LEVEL_RESTORE = 2  # ... except within this many in-plane steps of what stays (partial volume at its edge)
 
 
-def _own_level(named: dict[str, np.ndarray], norm: np.ndarray, volume: Volume) -> dict[str, np.ndarray]:
+def _own_level(
+    named: dict[str, np.ndarray], norm: np.ndarray, volume: Volume, seeds: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Each bone no brighter than its own marrow: the fibula's fatty marrow is darker than the
     femur's, so muscle that the fixed marrow band let into it is dropped; voxels brighter than
     the bone's level stay only next to its outline (partial volume with cartilage or muscle)."""
@@ -409,7 +412,11 @@ def _own_level(named: dict[str, np.ndarray], norm: np.ndarray, volume: Volume) -
     s = J._smooth_array(norm, sp, LEVEL_MM)
     out = {}
     for name, m in named.items():
-        core = ndimage.binary_erosion(m, structure=ball(2.0, sp))
+        # the level from the bone as first found (growing may have reached into fat beside it)
+        ref = seeds.get(name, m) & m if seeds else m
+        core = ndimage.binary_erosion(ref, structure=ball(2.0, sp))
+        if core.sum() < 100:
+            core = ndimage.binary_erosion(m, structure=ball(2.0, sp))
         if core.sum() < 100:
             out[name] = m
             continue
