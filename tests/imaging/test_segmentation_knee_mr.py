@@ -95,3 +95,28 @@ def test_the_fibula_is_found_on_a_noisier_knee_mr():
     fib = result.legend.get("fibula")
     assert fib is not None
     assert _dice(result.volume.array == fib.value, truth.mask("fibula")) >= 0.85
+
+
+def test_the_patella_is_found_on_a_knee_mr_resliced_to_3_mm():
+    """3 mm sagittal slices (the thickest accepted; common on real knee MRs): the phantom
+    interpolated to 0.5 mm and averaged over 3 mm slabs, its truth taken at each slab's centre.
+    A tibia piece that leaked upwards once made the patella fail its "above the tibia" rule."""
+    from imaging.segmentation.joints import segment_joint
+    from tests.imaging.segmentation_samples import load_phantom
+
+    vol, truth = load_phantom("knee_mr", "t2fs")
+    sp = vol.spacing
+    fine = vol.resample_to_spacing((sp[0], sp[1], 0.5))
+    fine_truth = truth.volume.resample_to_spacing((sp[0], sp[1], 0.5), interpolation="nearest")
+    k = 6
+    n = fine.shape[0] // k * k
+    slabs = fine.array[:n].astype(np.float32).reshape(n // k, k, *fine.shape[1:]).mean(axis=1)
+    aff = fine.affine.copy()
+    aff[:3, 2] *= k
+    aff[:3, 3] += fine.affine[:3, 2] * (k - 1) / 2.0
+    result = segment_joint(Volume(np.round(slabs).astype(vol.array.dtype), aff, vol.info), "knee")
+    patella = fine_truth.array[:n][k // 2 :: k] == truth.legend.get("patella").value
+    found = result.legend.get("patella")
+    assert found is not None
+    assert _dice(result.volume.array == found.value, patella) >= 0.70
+    assert result.landmarks.extra["side"] == "right"
