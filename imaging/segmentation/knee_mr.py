@@ -154,6 +154,13 @@ def segment_knee_mr(
     if ref <= 0:
         ref = float(np.percentile(sm[body], 75)) or 1.0
     norm = sm / ref
+    # The body's median depends on the field of view's mix of tissues (cut the lateral slices and
+    # it rises 5 %); muscle, the commonest tissue brighter than the median, anchors the scale.
+    bright = norm[body]
+    bright = bright[(bright > MUSCLE_SEARCH[0]) & (bright < MUSCLE_SEARCH[1])]
+    if bright.size >= 1000:
+        muscle = J._mode(bright, MUSCLE_SEARCH[0], MUSCLE_SEARCH[1], bin_width=0.02)
+        norm *= MUSCLE_LEVEL / muscle
     check_cancel(cancel)
     report(progress, 0.3, "Joint fluid")
     fluid = _fluid_mr(volume, norm, body)
@@ -193,6 +200,8 @@ def segment_knee_mr(
     )
 
 
+MUSCLE_LEVEL = 1.31  # muscle on the scale the levels below are set in (x the body's median) ...
+MUSCLE_SEARCH = (1.0, 2.5)  # ... found as the commonest level in this range
 MARROW = (0.72, 1.0)  # bone marrow on a fat-suppressed image, as multiples of the body's median
 FLUID = 4.0  # joint fluid above this multiple of the body's median (cartilage ~3, muscle ~1.4)
 OPEN_MM = 1.5
