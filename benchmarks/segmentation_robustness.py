@@ -3,8 +3,8 @@
     python benchmarks/segmentation_robustness.py [--only knee_ct,hip_ct,...] [--variants a,b]
 
 Each phantom (``knee_ct``, ``hip_ct``, ``shoulder_ct``, ``knee_mr`` T2 fat-sat) is segmented as
-built (the baseline) and changed in ways real studies differ, and each result is compared with
-the ground truth changed the same way:
+built (the baseline) and changed in ways real studies differ (``imaging.phantoms.variants``), and
+each result is compared with the ground truth changed the same way:
 
 - ``denser +20 HU`` / ``lighter -15 HU`` (CT): every value shifted: an effusion of 28 HU instead
   of 8, blood, a scanner's calibration or beam hardening;
@@ -35,77 +35,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imaging.dicom import load_folder  # noqa: E402
-from imaging.labelmap import LabelMap, read_labelmap  # noqa: E402
+from imaging.labelmap import read_labelmap  # noqa: E402
+from imaging.phantoms.variants import CT_ONLY, VARIANTS, vary  # noqa: E402
 from imaging.samples import samples_dir  # noqa: E402
 from imaging.segmentation import SegmentationError  # noqa: E402
 from imaging.segmentation.joints import bones_of, segment_joint  # noqa: E402
-from imaging.volume import Volume  # noqa: E402
 
 PHANTOMS = {"knee_ct": ("knee", ""), "hip_ct": ("hip", ""), "shoulder_ct": ("shoulder", ""), "knee_mr": ("knee", "t2fs")}
-VARIANTS = ("baseline", "denser +20 HU", "lighter -15 HU", "noisier", "other side", "thick slices", "3 mm slices", "narrow field")
-CT_ONLY = ("denser +20 HU", "lighter -15 HU")
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
     s = int(a.sum()) + int(b.sum())
     return 1.0 if s == 0 else 2.0 * int((a & b).sum()) / s
-
-
-def _noise_sd(vol: Volume) -> float:
-    """The study's noise from differences of neighbouring voxels along the rows (robust MAD),
-    in soft tissue (CT) or inside the body (MR)."""
-    a = vol.array.astype(np.float32)
-    ok = (a > -200) & (a < 200) if vol.info.modality == "CT" else a > np.percentile(a, 60)
-    pair = ok[..., 1:] & ok[..., :-1]
-    d = np.diff(a, axis=-1)[pair]
-    return 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
-
-
-def _relabel(truth: LabelMap, array: np.ndarray, affine: np.ndarray) -> LabelMap:
-    return LabelMap(Volume(array, affine, truth.volume.info), truth.legend, truth.landmarks)
-
-
-def vary(vol: Volume, truth: LabelMap, variant: str, rng: np.random.Generator) -> tuple[Volume, LabelMap]:
-    """The study and its ground truth changed as ``variant`` says."""
-    a, t, aff = vol.array, truth.volume.array, vol.affine
-    if variant == "baseline":
-        return vol, truth
-    if variant in CT_ONLY:
-        shift = 20 if variant.startswith("denser") else -15
-        out = np.clip(a.astype(np.int32) + shift, -1024, 3071).astype(a.dtype)
-        return Volume(out, aff, vol.info), truth
-    if variant == "noisier":
-        noisy = a.astype(np.float32) + rng.normal(0.0, _noise_sd(vol), a.shape).astype(np.float32)
-        if vol.info.modality != "CT":
-            noisy = np.abs(noisy)
-        return Volume(np.round(noisy).astype(a.dtype), aff, vol.info), truth
-    if variant == "other side":
-        axis = 2 - int(np.argmax(np.abs(aff[0, :3])))  # the array axis nearest the patient's x
-        sl = tuple(slice(None, None, -1) if k == axis else slice(None) for k in range(3))
-        return Volume(a[sl].copy(), aff, vol.info), _relabel(truth, t[sl].copy(), aff)
-    if variant == "thick slices":
-        n = a.shape[0] // 2 * 2
-        pairs = a[:n].astype(np.float32).reshape(n // 2, 2, *a.shape[1:]).mean(axis=1)
-        thick = aff.copy()
-        thick[:3, 2] *= 2.0
-        thick[:3, 3] += 0.5 * aff[:3, 2]  # the pair's centre
-        return Volume(np.round(pairs).astype(a.dtype), thick, vol.info), _relabel(truth, t[:n:2].copy(), thick)
-    if variant == "3 mm slices":
-        sp = vol.spacing
-        fine, fine_t = vol.resample_to_spacing((sp[0], sp[1], 0.5)), truth.volume.resample_to_spacing((sp[0], sp[1], 0.5), interpolation="nearest")
-        k = 6
-        n = fine.shape[0] // k * k
-        slabs = fine.array[:n].astype(np.float32).reshape(n // k, k, *fine.shape[1:]).mean(axis=1)
-        thick = fine.affine.copy()
-        thick[:3, 2] *= k
-        thick[:3, 3] += fine.affine[:3, 2] * (k - 1) / 2.0
-        return Volume(np.round(slabs).astype(a.dtype), thick, vol.info), _relabel(truth, fine_t.array[:n][k // 2 :: k].copy(), thick)
-    if variant == "narrow field":
-        k = a.shape[0] // 6
-        moved = aff.copy()
-        moved[:3, 3] += k * aff[:3, 2]
-        return Volume(a[k:-k].copy(), moved, vol.info), _relabel(truth, t[k:-k].copy(), moved)
-    raise ValueError(variant)
 
 
 def measure(name: str, variants: list[str]) -> list[dict]:
