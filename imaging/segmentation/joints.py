@@ -924,7 +924,6 @@ APPROACH_SIDE = {"hip": (0.0, -1.0, 0.0), "shoulder": (0.0, 1.0, 0.0)}
 
 
 _SIDE_WORDS = {"right": ("RIGHT", "RT"), "left": ("LEFT", "LT")}
-_LIMB = {"knee": "knee", "shoulder": "shoulder", "hip": "hip"}
 
 
 def header_side(volume: Volume) -> str:
@@ -948,20 +947,19 @@ def check_side(volume: Volume, anatomy: str, site: str) -> tuple[str, str, list[
     names the other side is a warning to check before planning (a wrong-side plan is a never
     event)."""
     header = header_side(volume)
-    limb = _LIMB.get(site, site)
     if anatomy and header and anatomy != header:
         return anatomy, "anatomy", [
-            f"The anatomy reads as a {anatomy} {limb}, but the DICOM header says {header}. Check the side "
+            f"The anatomy reads as a {anatomy} {site}, but the DICOM header says {header}. Check the side "
             "(the patient's position and the study's labels) before planning."
         ]
     if anatomy:
         return anatomy, "anatomy", []
     if header:
         return header, "DICOM header", [
-            f"The side could not be read from the anatomy; the DICOM header says {header} {limb}. Confirm it on the images."
+            f"The side could not be read from the anatomy; the DICOM header says {header} {site}. Confirm it on the images."
         ]
     return "", "", [
-        f"The side of this {limb} could be read neither from the anatomy nor from the DICOM header; "
+        f"The side of this {site} could be read neither from the anatomy nor from the DICOM header; "
         "the planner will assume the side of the patient's midline the target lies on. Confirm it on the images."
     ]
 
