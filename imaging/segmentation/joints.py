@@ -39,6 +39,7 @@ grid at the end):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -933,8 +934,6 @@ def header_side(volume: Volume) -> str:
     code = volume.info.laterality
     if code in ("R", "L"):
         return "right" if code == "R" else "left"
-    import re
-
     text = " ".join([volume.info.series_description, volume.info.study_description, volume.info.body_part]).upper()
     words = set(re.findall(r"[A-Z]+", text))
     said = [side for side, keys in _SIDE_WORDS.items() if words & set(keys)]

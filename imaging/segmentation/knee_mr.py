@@ -166,12 +166,13 @@ def segment_knee_mr(
     fluid = _fluid_mr(volume, norm, body)
     check_cancel(cancel)
     report(progress, 0.5, "Bones")
-    bones = _bones_mr(volume, norm, body, fluid, cancel)
+    s15 = J._smooth_array(norm, volume.spacing[::-1], MARROW_SMOOTH_MM)
+    bones = _bones_mr(volume, s15, body, fluid, cancel)
     named, side = J._name_bones(volume, bones, "knee")
     # On MR, unnamed marrow-like pieces are as likely fat as bone: not labelled as bone.
     named.pop("other bone", None)
     if "fibula" not in named:
-        found = _find_fibula(volume, norm, body, fluid, named)
+        found = _find_fibula(volume, s15, body, fluid, named)
         if found is not None:
             named["fibula"], side = found
     deep = body & ~skin_layer(body, volume, thickness_mm=SUBCUT_MM)
@@ -202,6 +203,7 @@ def segment_knee_mr(
 
 MUSCLE_LEVEL = 1.31  # muscle on the scale the levels below are set in (x the body's median) ...
 MUSCLE_SEARCH = (1.0, 2.5)  # ... found as the commonest level in this range
+MARROW_SMOOTH_MM = 1.5  # bones are found on the image smoothed this much against noise
 MARROW = (0.72, 1.0)  # bone marrow on a fat-suppressed image, as multiples of the body's median
 FLUID = 4.0  # joint fluid above this multiple of the body's median (cartilage ~3, muscle ~1.4)
 OPEN_MM = 1.5
@@ -209,15 +211,15 @@ CORE_MM = 8.0  # bones are split from cores deeper than this
 
 
 def _bones_mr(
-    volume: Volume, norm: np.ndarray, body: np.ndarray, fluid: np.ndarray, cancel: Cancel | None
+    volume: Volume, s15: np.ndarray, body: np.ndarray, fluid: np.ndarray, cancel: Cancel | None
 ) -> list[tuple[np.ndarray, int]]:
-    """Bone pieces on a fat-suppressed image: marrow-level signal (smoothed 1.5 mm against
-    noise) away from the subcutaneous layer and the fluid, opened, split from deep cores."""
+    """Bone pieces on a fat-suppressed image: marrow-level signal (``s15``: the normalised image
+    smoothed ``MARROW_SMOOTH_MM`` against noise) away from the subcutaneous layer and the fluid,
+    opened, split from deep cores."""
     from scipy import ndimage
     from skimage.segmentation import watershed
 
     sp = volume.spacing[::-1]
-    s15 = J._smooth_array(norm, sp, 1.5)
     rim = skin_layer(body, volume, thickness_mm=10.0)
     band = (s15 > MARROW[0]) & (s15 < MARROW[1]) & body & ~rim & ~ndimage.binary_dilation(fluid)
     band = ndimage.binary_opening(band, structure=ball(OPEN_MM, sp))
@@ -262,7 +264,7 @@ FIBULA_OPEN_MM = 2.5  # fat sheets between muscles are thinner than twice this; 
 
 
 def _find_fibula(
-    volume: Volume, norm: np.ndarray, body: np.ndarray, fluid: np.ndarray, named: dict[str, np.ndarray]
+    volume: Volume, s15: np.ndarray, body: np.ndarray, fluid: np.ndarray, named: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, str] | None:
     """The fibula where the marrow band missed it (its fatty marrow is darker than the femur's,
     and noise joins it to the fat and muscle around): a tube darker than muscle, deep to the
@@ -275,8 +277,7 @@ def _find_fibula(
     if "tibia" not in named or "femur" not in named:
         return None
     sp = volume.spacing[::-1]
-    s15 = J._smooth_array(norm, sp, 1.5)
-    taken = np.zeros(norm.shape, dtype=bool)
+    taken = np.zeros(s15.shape, dtype=bool)
     for m in named.values():
         taken |= m
     deep = body & ~skin_layer(body, volume, thickness_mm=FIBULA_SUBCUT_MM)
@@ -510,7 +511,7 @@ def _apart_from_fat(
     inside = _inplane_distance(m, sp, axis)
     outside = _inplane_distance(~m, sp, axis)
     region = (outside <= APART_RING_MM) & body[box]
-    depth = ndimage.distance_transform_edt(body, sampling=sp)[box]  # under the skin, mm
+    depth = _depth_under_skin(body, box, sp, FAT_DEPTH_MM)
     deep_enough = depth > FAT_DEPTH_MM
     subcut = body[box] & (depth <= SUBCUT_SEED_MM)
     others = np.zeros(m.shape, dtype=bool)
@@ -536,6 +537,22 @@ def _apart_from_fat(
     out = np.zeros_like(mask)
     out[box] = kept
     return out
+
+
+def _depth_under_skin(body: np.ndarray, box: tuple[slice, ...], sp: np.ndarray, up_to_mm: float) -> np.ndarray:
+    """Distance (mm) from each voxel of ``box`` to the nearest voxel outside the body, exact up to
+    ``up_to_mm`` (larger depths read at least that): measured on the box grown by that much, not
+    on the whole study."""
+    from scipy import ndimage
+
+    grow = [int(np.ceil(up_to_mm / s)) + 1 for s in sp]
+    big = tuple(slice(max(0, b.start - g), min(n, b.stop + g)) for b, g, n in zip(box, grow, body.shape, strict=True))
+    crop = body[big]
+    if crop.all():
+        return np.full(tuple(b.stop - b.start for b in box), np.inf, dtype=np.float32)
+    depth = ndimage.distance_transform_edt(crop, sampling=sp)
+    inner = tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, big, strict=True))
+    return depth[inner]
 
 
 def _inplane_distance(mask: np.ndarray, sp: np.ndarray, axis: int) -> np.ndarray:
