@@ -14,6 +14,17 @@ __all__ = ["Outline", "body_layers", "smooth_profile"]
 
 SKIN_MM = 2.0
 
+# Sources cited by more than one phantom (its README lists them)
+GRAYS_ANATOMY = "Standring S (ed.). Gray's Anatomy, 42nd edition. Elsevier 2020."
+SHEPHERD_1999 = (
+    "Shepherd DE, Seedhom BB. Thickness of human articular cartilage in joints of the lower limb. "
+    "Ann Rheum Dis 1999;58:27-34."
+)
+CARTWRIGHT_2008 = (
+    "Cartwright MS, Passmore LV, Yoon JS, et al. Cross-sectional area reference values for nerve "
+    "ultrasonography. Muscle Nerve 2008;37:566-571."
+)
+
 
 def smooth_profile(knots: Sequence[Sequence[float]], lo: float, hi: float, sigma_mm: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
     """Tabulate knot rows ``(s, v1, v2, ...)`` every 1 mm from ``lo`` to ``hi`` (linear, then a

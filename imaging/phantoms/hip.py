@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantoms.common import Outline, body_layers
+from imaging.phantoms.common import (
+    CARTWRIGHT_2008,
+    GRAYS_ANATOMY,
+    SHEPHERD_1999,
+    Outline,
+    body_layers,
+)
 from imaging.phantoms.scene import BoneSpec, Frame, Structure
 from imaging.phantoms.sdf import (
     Box,
@@ -65,9 +71,9 @@ DIMENSIONS = [
 REFERENCES = [
     "Bell AL, Pedersen DR, Brand RA. A comparison of the accuracy of several hip center location prediction methods. J Biomech 1990;23:617-621.",
     "Sandgren T, Sonesson B, Ahlgren AR, Länne T. The diameter of the common femoral artery in healthy human: influence of sex, age, and body size. J Vasc Surg 1999;29:503-510.",
-    "Shepherd DE, Seedhom BB. Thickness of human articular cartilage in joints of the lower limb. Ann Rheum Dis 1999;58:27-34.",
-    "Cartwright MS, Passmore LV, Yoon JS, et al. Cross-sectional area reference values for nerve ultrasonography. Muscle Nerve 2008;37:566-571.",
-    "Standring S (ed.). Gray's Anatomy, 42nd edition. Elsevier 2020.",
+    SHEPHERD_1999,
+    CARTWRIGHT_2008,
+    GRAYS_ANATOMY,
 ]
 
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantoms.common import Outline, body_layers, snap_curve
+from imaging.phantoms.common import (
+    CARTWRIGHT_2008,
+    GRAYS_ANATOMY,
+    SHEPHERD_1999,
+    Outline,
+    body_layers,
+    snap_curve,
+)
 from imaging.phantoms.scene import BoneSpec, Frame, Structure
 from imaging.phantoms.sdf import (
     Box,
@@ -67,10 +74,10 @@ DIMENSIONS = [
 
 REFERENCES = [
     "Yue B, Varadarajan KM, Ai S, Tang T, Rubash HE, Li G. Differences of knee anthropometry between Chinese and white men and women. J Arthroplasty 2011;26:124-130.",
-    "Shepherd DE, Seedhom BB. Thickness of human articular cartilage in joints of the lower limb. Ann Rheum Dis 1999;58:27-34.",
+    SHEPHERD_1999,
     "Insall J, Salvati E. Patella position in the normal knee joint. Radiology 1971;101:101-104.",
-    "Cartwright MS, Passmore LV, Yoon JS, et al. Cross-sectional area reference values for nerve ultrasonography. Muscle Nerve 2008;37:566-571.",
-    "Standring S (ed.). Gray's Anatomy, 42nd edition. Elsevier 2020.",
+    CARTWRIGHT_2008,
+    GRAYS_ANATOMY,
 ]
 
 

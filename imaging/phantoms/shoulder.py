@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantoms.common import Outline, alongside, body_layers, snap_curve
+from imaging.phantoms.common import GRAYS_ANATOMY, Outline, alongside, body_layers, snap_curve
 from imaging.phantoms.scene import BoneSpec, Frame, Structure
 from imaging.phantoms.sdf import (
     Box,
@@ -64,7 +64,7 @@ REFERENCES = [
     "Checroun AJ, Hawkins C, Kummer FJ, Zuckerman JD. Fit of current glenoid component designs: an anatomic cadaver study. J Shoulder Elbow Surg 2002;11:614-617.",
     "Petersson CJ, Redlund-Johnell I. The subacromial space in normal shoulder radiographs. Acta Orthop Scand 1984;55:57-58.",
     "Fox JA, Cole BJ, Romeo AA, et al. Articular cartilage thickness of the humeral head: an anatomic study. Orthopedics 2008;31:216.",
-    "Standring S (ed.). Gray's Anatomy, 42nd edition. Elsevier 2020.",
+    GRAYS_ANATOMY,
 ]
 
 
